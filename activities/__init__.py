@@ -1,0 +1,1 @@
+"""Side effects run by the journey worker: store, delivery, profile updates, notifications."""

@@ -1,0 +1,142 @@
+"""Request/result models of the journey worker's activities (store, delivery, profile, notify).
+
+The workflow imports only this module and calls activities by name.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+JOURNEY_TASK_QUEUE = "journeys"
+
+LOAD_CUSTOMER = "load_customer"
+RECORD_RUN = "record_run"
+RECORD_STEP = "record_step"
+FINISH_RUN = "finish_run"
+RECORD_REVIEW = "record_review"
+SEND_MESSAGE = "send_message"
+UPDATE_PROFILE = "update_profile"
+NOTIFY = "notify"
+
+RunStatus = Literal["running", "completed", "exited", "failed"]
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(protected_namespaces=(), extra="forbid")
+
+
+class CustomerProfile(_Contract):
+    """What a journey may know about a customer. Contact details stay in the store."""
+
+    id: str
+    first_name: str = ""
+    tier: str = "standard"
+    timezone: str = "UTC"
+    locale: str = "en"
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    consent: dict[str, bool] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+
+
+class LoadCustomerRequest(_Contract):
+    customer_id: str
+
+
+class LoadCustomerResult(_Contract):
+    found: bool
+    customer: CustomerProfile
+
+
+class RecordRunRequest(_Contract):
+    workflow_id: str
+    journey_id: str
+    journey_version: int
+    spec_hash: str
+    customer_id: str
+    entry_key: str
+    trigger_event: str
+
+
+class RecordStepRequest(_Contract):
+    workflow_id: str
+    step_id: str
+    step_type: str
+    visit: int
+    status: Literal["completed", "failed", "skipped"]
+    result: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    started_at: datetime
+    finished_at: datetime
+
+
+class FinishRunRequest(_Contract):
+    workflow_id: str
+    status: RunStatus
+    outcome: str
+    path: list[str]
+
+
+class RecordReviewRequest(_Contract):
+    review_id: str
+    workflow_id: str
+    step_id: str
+    customer_id: str
+    group: str
+    deadline: datetime
+    status: Literal["pending", "approved", "edited", "rejected", "timed_out", "escalated"]
+    variants: list[dict[str, Any]] = Field(default_factory=list)
+    reviewer: str | None = None
+    chosen_variant: int | None = None
+    edited_body: str | None = None
+    reason: str | None = None
+
+
+class SendRequest(_Contract):
+    idempotency_key: str  # workflow id + step id + visit: a retried send never sends twice
+    workflow_id: str
+    step_id: str
+    customer_id: str
+    channel: Literal["email", "sms", "push", "webhook"]
+    category: Literal["marketing", "transactional"] = "marketing"
+    subject: str | None = None
+    body: str
+    source: str = "model"
+
+
+class SendResult(_Contract):
+    message_id: int
+    status: Literal["queued", "suppressed"]
+    duplicate: bool = False
+    reason: str | None = None
+
+
+class UpdateProfileRequest(_Contract):
+    idempotency_key: str
+    customer_id: str
+    add_tags: list[str] = Field(default_factory=list)
+    remove_tags: list[str] = Field(default_factory=list)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    consent: dict[str, bool] = Field(default_factory=dict)
+
+
+class UpdateProfileResult(_Contract):
+    customer: CustomerProfile
+
+
+class NotifyRequest(_Contract):
+    idempotency_key: str
+    workflow_id: str
+    customer_id: str
+    target: str  # a named target from settings, e.g. "account-managers"
+    message: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class NotifyResult(_Contract):
+    notification_id: int
+    delivered: bool
+    duplicate: bool = False
+    detail: str = ""

@@ -1,0 +1,1 @@
+"""The inference service: a Temporal worker on the "inference" queue serving intent, score and copy."""

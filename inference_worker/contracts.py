@@ -1,0 +1,91 @@
+"""Request/result models shared by the journey workflow and the inference worker.
+
+The workflow imports only this module (never the backends), so it stays light inside the sandbox.
+Every result names the backend and model that produced it, so degraded results are visible.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+INFERENCE_TASK_QUEUE = "inference"
+
+# Activity names: the workflow calls activities by name so it never imports their code.
+CLASSIFY_INTENT = "classify_intent"
+SCORE_CUSTOMER = "score_customer"
+GENERATE_COPY = "generate_copy"
+
+Sentiment = Literal["negative", "neutral", "positive"]
+Urgency = Literal["low", "normal", "high"]
+ScoreKind = Literal["customer_value", "churn", "lead"]
+Channel = Literal["email", "sms", "push", "webhook"]
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(protected_namespaces=(), extra="forbid")
+
+
+class IntentRequest(_Contract):
+    text: str = Field(max_length=8000)
+    customer_id: str | None = None
+
+
+class IntentResult(_Contract):
+    label: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    scores: dict[str, float]
+    sentiment: Sentiment
+    urgency: Urgency
+    backend: str
+    model: str
+    degraded: bool = False
+
+
+class ScoreRequest(_Contract):
+    kind: ScoreKind = "customer_value"
+    customer: dict[str, Any]
+    intent: IntentResult | None = None
+
+
+class ScoreResult(_Contract):
+    kind: ScoreKind
+    value: float = Field(ge=0.0, le=1.0)
+    band: str
+    reasons: list[str]
+    backend: str
+    model: str
+    degraded: bool = False
+
+
+class CopyRequest(_Contract):
+    template: str  # e.g. "email/apology" -> templates/messages/email/apology.j2
+    channel: Channel
+    variants: int = Field(default=1, ge=1, le=5)
+    brief: str | None = None
+    # Render context: customer profile, triggering event, earlier step results.
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+class GuardrailVerdict(_Contract):
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+class CopyVariant(_Contract):
+    subject: str | None = None
+    body: str
+    channel: Channel
+    source: Literal["model", "template_default"]
+    guardrails: list[GuardrailVerdict] = Field(default_factory=list)
+
+
+class CopyResult(_Contract):
+    template: str
+    variants: list[CopyVariant]
+    backend: str
+    model: str
+    tokens: int = 0
+    degraded: bool = False

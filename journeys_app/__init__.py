@@ -1,0 +1,1 @@
+"""Application edges: CLI, client service, settings, database, embedded stack, telemetry."""

@@ -1,0 +1,1 @@
+"""Deterministic orchestration: the journey spec, its validation, and the interpreter workflow."""

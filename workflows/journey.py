@@ -1,0 +1,328 @@
+"""JourneyWorkflow: the one deterministic interpreter that runs every journey spec.
+
+A run pins the spec it started with (content and hash travel in its input), so editing a YAML
+file never changes a run in flight. Step handlers live in `workflows.steps`, one per type.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import (
+        FINISH_RUN,
+        JOURNEY_TASK_QUEUE,
+        LOAD_CUSTOMER,
+        RECORD_RUN,
+        RECORD_STEP,
+        CustomerProfile,
+        FinishRunRequest,
+        LoadCustomerRequest,
+        LoadCustomerResult,
+        RecordRunRequest,
+        RecordStepRequest,
+    )
+    from inference_worker.contracts import INFERENCE_TASK_QUEUE
+    from workflows.expressions import ExpressionError
+    from workflows.models import (
+        Carried,
+        CustomerEvent,
+        DecideRequest,
+        DecisionResult,
+        JourneyInput,
+        JourneyResult,
+        PendingReview,
+        ReviewAck,
+        ReviewDecision,
+        RunState,
+    )
+    from workflows.spec import JourneySpec
+    from workflows.steps import HANDLERS
+    from workflows.steps.review import validate_decision
+
+T = TypeVar("T")
+
+# DESIGN §10: immediate retry, then +10 s, then +60 s; after that the step's on_error path.
+STEP_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=100),
+    backoff_coefficient=100.0,
+    maximum_interval=timedelta(seconds=60),
+    maximum_attempts=4,
+)
+# Bookkeeping must not be lost: retry until the store is back.
+RECORD_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=60))
+RECORD_TIMEOUT = timedelta(seconds=30)
+MAX_STEPS_PER_RUN = 10_000
+
+
+class RunExited(Exception):
+    """An exit_on event arrived: the run ends at the next safe point."""
+
+
+@workflow.defn(name="JourneyWorkflow")
+class JourneyWorkflow:
+    def __init__(self) -> None:
+        self.spec: JourneySpec | None = None
+        self.customer = CustomerProfile(id="")
+        self.results: dict[str, Any] = {}
+        self.path: list[str] = []
+        self.visits: dict[str, int] = {}
+        self.inbox: list[CustomerEvent] = []
+        self.pending_review: PendingReview | None = None
+        self.review_decision: ReviewDecision | None = None
+        self._input: JourneyInput | None = None
+        self._current: str | None = None
+        self._waiting_for: str | None = None
+        self._exit_event: str | None = None
+        self._decision_ready = False
+        self._goal_reached_at: datetime | None = None
+        self._started_at: datetime | None = None
+        self._status = "running"
+        self._outcome: str | None = None
+
+    # ----------------------------------------------------------------- the interpreter
+    @workflow.run
+    async def run(self, inp: JourneyInput) -> JourneyResult:
+        self._input, self.spec = inp, inp.spec
+        steps = self.spec.step_map()
+        order = [s.id for s in self.spec.steps]
+        if inp.carried:
+            self._restore(inp.carried)
+        else:
+            self._started_at = workflow.now()
+            await self._start_run(inp)
+            self._current = order[0]
+
+        while self._current is not None:
+            if self._exit_event:
+                return await self._finish("exited", f"exit_on:{self._exit_event}")
+            if workflow.info().is_continue_as_new_suggested() or len(self.path) >= MAX_STEPS_PER_RUN:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(inp.model_copy(update={"carried": self._carry()}))
+            step = steps[self._current]
+            try:
+                outcome = await self._run_step(step)
+            except RunExited:
+                return await self._finish("exited", f"exit_on:{self._exit_event}")
+            if outcome is None:  # failed with on_error: fail
+                return await self._finish("failed", f"step_failed:{step.id}")
+            result, goto, end = outcome
+            if self._is_decision_step(step):
+                self._decision_ready = True
+            if end:
+                return await self._finish("completed", end)
+            self._current = goto or self._next_of(step, order)
+        return await self._finish("completed", "completed")
+
+    async def _run_step(self, step: Any) -> tuple[dict[str, Any], str | None, str | None] | None:
+        visit = self.visits.get(step.id, 0) + 1
+        self.visits[step.id] = visit
+        self.path.append(step.id)
+        started = workflow.now()
+        handler = HANDLERS[step.type]
+        try:
+            outcome = await (handler(step, self, visit) if step.type == "human_review" else handler(step, self))
+        except (ActivityError, ExpressionError, ValueError) as exc:
+            error = _describe(exc)
+            workflow.logger.warning("step %s failed: %s", step.id, error)
+            self.results[step.id] = {"error": error}
+            await self._record_step(step, visit, "failed", {}, error, started)
+            if step.on_error == "skip":
+                return {}, None, None
+            if step.on_error == "fail":
+                return None
+            return {}, step.on_error.goto, None
+        self.results[step.id] = outcome.result
+        await self._record_step(step, visit, "completed", outcome.result, None, started)
+        return outcome.result, outcome.goto, outcome.end
+
+    def _next_of(self, step: Any, order: list[str]) -> str | None:
+        if step.next:
+            return step.next
+        index = order.index(step.id) + 1
+        return order[index] if index < len(order) else None
+
+    def _is_decision_step(self, step: Any) -> bool:
+        assert self.spec is not None
+        if self.spec.decision:
+            return step.id == self.spec.decision.after
+        first_branch = next((s.id for s in self.spec.steps if s.type == "branch"), None)
+        return step.id == first_branch
+
+    # ----------------------------------------------------------------- services for steps
+    @property
+    def workflow_id(self) -> str:
+        return workflow.info().workflow_id
+
+    def now(self) -> datetime:
+        return workflow.now()
+
+    def context(self) -> dict[str, Any]:
+        assert self._input is not None and self.spec is not None
+        event = {"name": self._input.trigger.name, "message_id": self._input.trigger.message_id,
+                 **self._input.trigger.properties}
+        return {
+            **self.results,
+            "event": event,
+            "customer": self.customer.model_dump(mode="json"),
+            "journey": {"id": self.spec.id, "version": self.spec.version},
+            "steps": dict(self.results),
+            "run": {"workflow_id": self.workflow_id, "path": list(self.path)},
+        }
+
+    def effect_key(self, step_id: str) -> str:
+        return f"{self.workflow_id}:{step_id}:{self.visits.get(step_id, 1)}"
+
+    async def inference(self, name: str, request: Any, result_type: type[T], timeout: timedelta) -> T:
+        return await workflow.execute_activity(
+            name, request, result_type=result_type, task_queue=INFERENCE_TASK_QUEUE,
+            start_to_close_timeout=timeout, schedule_to_start_timeout=timedelta(minutes=5),
+            retry_policy=STEP_RETRY,
+        )
+
+    async def effect(self, name: str, request: Any, result_type: type[T]) -> T:
+        return await workflow.execute_activity(
+            name, request, result_type=result_type, task_queue=JOURNEY_TASK_QUEUE,
+            start_to_close_timeout=timedelta(seconds=30), retry_policy=STEP_RETRY,
+        )
+
+    async def wait(self, ready: Any, timeout: timedelta | None) -> bool:
+        self._waiting_for = getattr(self.pending_review, "review_id", None) or self._current
+        try:
+            await workflow.wait_condition(lambda: self._exit_event is not None or ready(), timeout=timeout)
+        except TimeoutError:
+            return False
+        finally:
+            self._waiting_for = None
+        if self._exit_event is not None:
+            raise RunExited(self._exit_event)
+        return True
+
+    # ----------------------------------------------------------------- signals, updates, queries
+    @workflow.signal
+    def event(self, event: CustomerEvent) -> None:
+        """A customer event for this run: ends it (exit_on), marks the goal, or feeds a wait."""
+        assert self.spec is not None
+        if event.name in self.spec.exit_on:
+            self._exit_event = event.name
+        if self.spec.goal and event.name == self.spec.goal.event and self._goal_reached_at is None:
+            started = self._started_at or workflow.now()
+            if workflow.now() - started <= self.spec.goal.within:
+                self._goal_reached_at = workflow.now()
+        self.inbox.append(event)
+
+    @workflow.signal
+    def review(self, decision: ReviewDecision) -> None:
+        """For tools that only send signals; an invalid decision is logged and dropped."""
+        try:
+            validate_decision(self.pending_review, decision, self.review_decision is not None)
+        except ValueError as exc:
+            workflow.logger.warning("review signal ignored: %s", exc)
+            return
+        self.review_decision = decision
+
+    @workflow.update
+    def submit_review(self, decision: ReviewDecision) -> ReviewAck:
+        self.review_decision = decision
+        return ReviewAck(review_id=decision.review_id, accepted=True, decision=decision.decision)
+
+    @submit_review.validator
+    def _validate_review(self, decision: ReviewDecision) -> None:
+        validate_decision(self.pending_review, decision, self.review_decision is not None)
+
+    @workflow.update
+    async def decide(self, _request: DecideRequest) -> DecisionResult:
+        """Answers once the decision step has run (or the run ended); the run goes on."""
+        await workflow.wait_condition(lambda: self._decision_ready or self._status != "running")
+        return self.decision()
+
+    @workflow.query
+    def state(self) -> RunState:
+        assert self.spec is not None and self._input is not None
+        return RunState(
+            workflow_id=self.workflow_id, journey_id=self.spec.id, journey_version=self.spec.version,
+            spec_hash=self._input.spec_hash, customer_id=self._input.customer_id,
+            status=self._status, current_step=self._current, waiting_for=self._waiting_for,
+            path=self.path, results=self.results, pending_review=self.pending_review,
+            goal_reached_at=self._goal_reached_at, outcome=self._outcome,
+        )
+
+    def decision(self) -> DecisionResult:
+        assert self.spec is not None
+        by_type = {s.id: s.type for s in self.spec.steps}
+        intent = next((self.results[s] for s in self.path if by_type[s] == "classify_intent"), None)
+        score = next((self.results[s] for s in self.path if by_type[s] == "score"), None)
+        route = next((self.results[s].get("goto") for s in reversed(self.path)
+                      if by_type[s] in {"branch", "split"} and s in self.results), None)
+        return DecisionResult(
+            workflow_id=self.workflow_id, journey_id=self.spec.id,
+            ready=self._decision_ready or self._status != "running",
+            route=route, path=list(self.path), intent=intent, score=score,
+        )
+
+    # ----------------------------------------------------------------- bookkeeping
+    async def _start_run(self, inp: JourneyInput) -> None:
+        loaded = await workflow.execute_activity(
+            LOAD_CUSTOMER, LoadCustomerRequest(customer_id=inp.customer_id),
+            result_type=LoadCustomerResult, task_queue=JOURNEY_TASK_QUEUE,
+            start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY,
+        )
+        self.customer = loaded.customer
+        await workflow.execute_activity(
+            RECORD_RUN,
+            RecordRunRequest(
+                workflow_id=self.workflow_id, journey_id=inp.spec.id, journey_version=inp.spec.version,
+                spec_hash=inp.spec_hash, customer_id=inp.customer_id, entry_key=inp.entry_key,
+                trigger_event=inp.trigger.name,
+            ),
+            task_queue=JOURNEY_TASK_QUEUE, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY,
+        )
+
+    async def _record_step(
+        self, step: Any, visit: int, status: str, result: dict[str, Any], error: str | None, started: datetime
+    ) -> None:
+        await workflow.execute_local_activity(
+            RECORD_STEP,
+            RecordStepRequest(
+                workflow_id=self.workflow_id, step_id=step.id, step_type=step.type, visit=visit,
+                status=status, result=result, error=error, started_at=started, finished_at=workflow.now(),
+            ),
+            start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY,
+        )
+
+    async def _finish(self, status: str, outcome: str) -> JourneyResult:
+        self._status, self._outcome, self._current = status, outcome, None
+        await workflow.execute_activity(
+            FINISH_RUN,
+            FinishRunRequest(workflow_id=self.workflow_id, status=status, outcome=outcome, path=self.path),
+            task_queue=JOURNEY_TASK_QUEUE, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY,
+        )
+        return JourneyResult(status=status, outcome=outcome, path=self.path)
+
+    def _carry(self) -> Carried:
+        assert self._started_at is not None
+        return Carried(
+            customer=self.customer, current=self._current, results=self.results, path=self.path,
+            visits=self.visits, inbox=self.inbox, decision_ready=self._decision_ready,
+            goal_reached_at=self._goal_reached_at, started_at=self._started_at,
+        )
+
+    def _restore(self, carried: Carried) -> None:
+        self.customer, self._current = carried.customer, carried.current
+        self.results, self.path, self.visits = carried.results, carried.path, carried.visits
+        self.inbox, self._decision_ready = carried.inbox, carried.decision_ready
+        self._goal_reached_at, self._started_at = carried.goal_reached_at, carried.started_at
+
+
+def _describe(exc: BaseException) -> str:
+    cause = exc
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    if isinstance(cause, ApplicationError) and cause.type:
+        return f"{cause.type}: {cause.message}"
+    return str(cause) or type(cause).__name__

@@ -1,0 +1,110 @@
+"""Inputs, outputs, signals, updates and queries of JourneyWorkflow."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from activities.contracts import CustomerProfile
+from workflows.spec import JourneySpec
+
+MAX_TEXT = 8000
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CustomerEvent(_Model):
+    """An event about one customer, as the MA system reports it."""
+
+    name: str = Field(min_length=1, max_length=200)
+    properties: dict[str, Any] = Field(default_factory=dict)
+    message_id: str | None = Field(default=None, max_length=200)
+    timestamp: datetime | None = None
+
+
+class Carried(_Model):
+    """Run state handed over on continue-as-new."""
+
+    customer: CustomerProfile
+    current: str | None
+    results: dict[str, Any]
+    path: list[str]
+    visits: dict[str, int]
+    inbox: list[CustomerEvent]
+    decision_ready: bool
+    goal_reached_at: datetime | None
+    started_at: datetime
+
+
+class JourneyInput(_Model):
+    spec: JourneySpec
+    spec_hash: str
+    customer_id: str
+    entry_key: str
+    trigger: CustomerEvent
+    carried: Carried | None = None
+
+
+class JourneyResult(_Model):
+    status: Literal["completed", "exited", "failed"]
+    outcome: str
+    path: list[str]
+
+
+class ReviewDecision(_Model):
+    review_id: str
+    decision: Literal["approve", "edit", "reject"]
+    reviewer: str = Field(min_length=1, max_length=200)
+    variant: int = 0
+    body: str | None = Field(default=None, max_length=MAX_TEXT)  # the edited text, for "edit"
+    subject: str | None = Field(default=None, max_length=300)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class ReviewAck(_Model):
+    review_id: str
+    accepted: bool
+    decision: str
+
+
+class PendingReview(_Model):
+    review_id: str
+    step_id: str
+    group: str
+    deadline: datetime
+    escalated: bool = False
+    variants: list[dict[str, Any]]
+
+
+class DecideRequest(_Model):
+    """Asks a journey for its routing decision; the journey continues either way."""
+
+
+class DecisionResult(_Model):
+    workflow_id: str
+    journey_id: str
+    ready: bool
+    route: str | None = None  # the step the decision step chose
+    path: list[str]
+    intent: dict[str, Any] | None = None
+    score: dict[str, Any] | None = None
+
+
+class RunState(_Model):
+    workflow_id: str
+    journey_id: str
+    journey_version: int
+    spec_hash: str
+    customer_id: str
+    status: Literal["running", "completed", "exited", "failed"]
+    current_step: str | None
+    waiting_for: str | None
+    path: list[str]
+    results: dict[str, Any]
+    pending_review: PendingReview | None
+    goal_reached_at: datetime | None
+    outcome: str | None

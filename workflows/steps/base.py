@@ -1,0 +1,48 @@
+"""What every step handler gets (the run) and returns (an outcome)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from activities.contracts import CustomerProfile
+from workflows.models import CustomerEvent, PendingReview, ReviewDecision
+from workflows.spec import JourneySpec
+
+T = TypeVar("T")
+
+
+@dataclass
+class Outcome:
+    result: dict[str, Any] = field(default_factory=dict)
+    goto: str | None = None  # None: the step's `next`, else the step below
+    end: str | None = None  # end the run with this outcome
+
+
+class Run(Protocol):
+    """The interpreter's services, as step handlers see them."""
+
+    spec: JourneySpec
+    customer: CustomerProfile
+    results: dict[str, Any]
+    path: list[str]
+    inbox: list[CustomerEvent]
+    pending_review: PendingReview | None
+    review_decision: ReviewDecision | None
+
+    @property
+    def workflow_id(self) -> str: ...
+
+    def now(self) -> datetime: ...
+
+    def context(self) -> dict[str, Any]: ...
+
+    def effect_key(self, step_id: str) -> str: ...
+
+    async def inference(self, name: str, request: Any, result_type: type[T], timeout: timedelta) -> T: ...
+
+    async def effect(self, name: str, request: Any, result_type: type[T]) -> T: ...
+
+    async def wait(self, ready: Callable[[], bool], timeout: timedelta | None) -> bool: ...

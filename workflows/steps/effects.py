@@ -1,0 +1,90 @@
+"""send, update_profile and notify: side effects, each exactly once through an idempotency key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from activities.contracts import (
+    NOTIFY,
+    SEND_MESSAGE,
+    UPDATE_PROFILE,
+    NotifyRequest,
+    NotifyResult,
+    SendRequest,
+    SendResult,
+    UpdateProfileRequest,
+    UpdateProfileResult,
+)
+from workflows.expressions import render
+from workflows.spec import NotifyStep, SendStep, UpdateProfileStep
+from workflows.steps.base import Outcome, Run
+
+
+class NoCopyError(ValueError):
+    """A send step found no copy to send."""
+
+
+def message_to_send(step: SendStep, run: Run) -> dict[str, Any]:
+    """The approved variant of a review, else the first passing variant of generated copy."""
+    candidates = [step.copy_from] if step.copy_from else list(reversed(run.path))
+    for step_id in candidates:
+        result = run.results.get(step_id) or {}
+        if "approved" in result:  # a human_review result
+            if result["approved"]:
+                return result["approved"]
+            continue
+        variants = result.get("variants")
+        if variants:
+            passing = [v for v in variants if all(g["passed"] for g in v.get("guardrails", []))]
+            return (passing or variants)[0]
+    raise NoCopyError(f"send step '{step.id}' found no approved or generated copy before it")
+
+
+async def send(step: SendStep, run: Run) -> Outcome:
+    message = message_to_send(step, run)
+    request = SendRequest(
+        idempotency_key=run.effect_key(step.id),
+        workflow_id=run.workflow_id,
+        step_id=step.id,
+        customer_id=run.customer.id,
+        channel=step.channel,
+        category=step.category,
+        subject=message.get("subject"),
+        body=message["body"],
+        source=message.get("source", "model"),
+    )
+    result = await run.effect(SEND_MESSAGE, request, SendResult)
+    return Outcome(result.model_dump(mode="json"))
+
+
+async def update_profile(step: UpdateProfileStep, run: Run) -> Outcome:
+    context = run.context()
+    attributes = {
+        key: render(value, context) if isinstance(value, str) else value
+        for key, value in step.attributes.items()
+    }
+    request = UpdateProfileRequest(
+        idempotency_key=run.effect_key(step.id),
+        customer_id=run.customer.id,
+        add_tags=step.add_tags,
+        remove_tags=step.remove_tags,
+        attributes=attributes,
+        consent=dict(step.consent),
+    )
+    result = await run.effect(UPDATE_PROFILE, request, UpdateProfileResult)
+    run.customer = result.customer
+    return Outcome({"tags": result.customer.tags, "consent": result.customer.consent})
+
+
+async def notify(step: NotifyStep, run: Run) -> Outcome:
+    context = run.context()
+    request = NotifyRequest(
+        idempotency_key=run.effect_key(step.id),
+        workflow_id=run.workflow_id,
+        customer_id=run.customer.id,
+        target=step.target,
+        message=render(step.message, context),
+        payload={"journey": run.spec.id, "customer_id": run.customer.id, "path": run.path},
+    )
+    result = await run.effect(NOTIFY, request, NotifyResult)
+    return Outcome(result.model_dump(mode="json"))

@@ -1,0 +1,129 @@
+"""human_review: wait for a reviewer to approve, edit or reject copy, with deadline and escalation."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+from activities.contracts import RECORD_REVIEW, RecordReviewRequest
+from workflows.expressions import evaluate
+from workflows.models import PendingReview, ReviewDecision
+from workflows.spec import HumanReviewStep
+from workflows.steps.base import Outcome, Run
+from workflows.steps.flow import bucket
+
+
+def review_id_for(workflow_id: str, step_id: str, visit: int) -> str:
+    return "rv-" + hashlib.sha256(f"{workflow_id}:{step_id}:{visit}".encode()).hexdigest()[:12]
+
+
+def copy_variants(step: HumanReviewStep, run: Run) -> list[dict[str, Any]]:
+    candidates = [step.copy_from] if step.copy_from else list(reversed(run.path))
+    for step_id in candidates:
+        variants = (run.results.get(step_id) or {}).get("variants")
+        if variants:
+            return variants
+    return []
+
+
+def review_needed(step: HumanReviewStep, run: Run) -> tuple[bool, str]:
+    context = run.context()
+    for condition in step.always_when:
+        if evaluate(condition, context):
+            return True, f"always_when: {condition}"
+    if step.sample_rate >= 1.0:
+        return True, "every run is reviewed"
+    if bucket(run.workflow_id, step.id, "review") < step.sample_rate:
+        return True, f"sampled at {step.sample_rate:.0%}"
+    return False, f"not sampled (rate {step.sample_rate:.0%})"
+
+
+async def _record(run: Run, pending: PendingReview, status: str, decision: ReviewDecision | None = None) -> None:
+    await run.effect(
+        RECORD_REVIEW,
+        RecordReviewRequest(
+            review_id=pending.review_id,
+            workflow_id=run.workflow_id,
+            step_id=pending.step_id,
+            customer_id=run.customer.id,
+            group=pending.group,
+            deadline=pending.deadline,
+            status=status,
+            variants=pending.variants,
+            reviewer=decision.reviewer if decision else None,
+            chosen_variant=decision.variant if decision else None,
+            edited_body=decision.body if decision and decision.decision == "edit" else None,
+            reason=decision.reason if decision else None,
+        ),
+        type(None),
+    )
+
+
+async def human_review(step: HumanReviewStep, run: Run, visit: int) -> Outcome:
+    variants = copy_variants(step, run)
+    needed, why = review_needed(step, run)
+    if not needed:
+        return Outcome({"decision": "not_reviewed", "why": why, "approved": variants[0] if variants else None})
+
+    pending = PendingReview(
+        review_id=review_id_for(run.workflow_id, step.id, visit),
+        step_id=step.id,
+        group=step.group,
+        deadline=run.now() + step.deadline,
+        variants=variants,
+    )
+    run.review_decision = None
+    run.pending_review = pending
+    await _record(run, pending, "pending")
+    decided = await run.wait(lambda: run.review_decision is not None, step.deadline)
+    if not decided and step.on_timeout.escalate_to:
+        pending = pending.model_copy(update={
+            "group": step.on_timeout.escalate_to,
+            "deadline": run.now() + (step.on_timeout.deadline or timedelta(hours=1)),
+            "escalated": True,
+        })
+        run.pending_review = pending
+        await _record(run, pending, "escalated")
+        decided = await run.wait(lambda: run.review_decision is not None, step.on_timeout.deadline)
+    run.pending_review = None
+
+    base = {"review_id": pending.review_id, "group": pending.group, "why": why, "escalated": pending.escalated}
+    if not decided:
+        await _record(run, pending, "timed_out")
+        then = step.on_timeout.then
+        if then == "approve":
+            return Outcome({**base, "decision": "timed_out_approved", "approved": variants[0] if variants else None})
+        if then == "exit":
+            return Outcome({**base, "decision": "timed_out", "approved": None}, end="review_timed_out")
+        return Outcome({**base, "decision": "timed_out", "approved": None}, goto=then.goto)
+
+    decision = run.review_decision
+    assert decision is not None
+    status = {"approve": "approved", "edit": "edited", "reject": "rejected"}[decision.decision]
+    await _record(run, pending, status, decision)
+    base |= {"decision": status, "reviewer": decision.reviewer, "reason": decision.reason}
+    if decision.decision == "reject":
+        if step.on_reject == "exit":
+            return Outcome({**base, "approved": None}, end="rejected")
+        return Outcome({**base, "approved": None}, goto=step.on_reject.goto)
+    chosen = dict(variants[decision.variant]) if variants else {"channel": "email", "subject": None}
+    if decision.decision == "edit":
+        chosen |= {"body": decision.body, "source": "reviewer_edit"}
+        if decision.subject:
+            chosen["subject"] = decision.subject
+    return Outcome({**base, "variant": decision.variant, "approved": chosen})
+
+
+def validate_decision(pending: PendingReview | None, decision: ReviewDecision, decided: bool) -> None:
+    """Rejects stale, duplicate or malformed decisions before they reach history."""
+    if pending is None or pending.review_id != decision.review_id:
+        raise ValueError(f"review {decision.review_id} is not pending in this run")
+    if decided:
+        raise ValueError(f"review {decision.review_id} was already decided")
+    if pending.variants and not 0 <= decision.variant < len(pending.variants):
+        raise ValueError(f"variant {decision.variant} does not exist (0..{len(pending.variants) - 1})")
+    if decision.decision == "edit" and not (decision.body or "").strip():
+        raise ValueError("an edit needs the new body text")
+    if decision.decision == "reject" and not (decision.reason or "").strip():
+        raise ValueError("a rejection needs a reason")
