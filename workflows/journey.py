@@ -16,7 +16,6 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import (
         FINISH_RUN,
-        JOURNEY_TASK_QUEUE,
         LOAD_CUSTOMER,
         RECORD_RUN,
         RECORD_STEP,
@@ -27,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
         RecordRunRequest,
         RecordStepRequest,
     )
-    from inference_worker.contracts import INFERENCE_TASK_QUEUE
     from workflows.expressions import ExpressionError
     from workflows.models import (
         Carried,
@@ -57,7 +55,6 @@ STEP_RETRY = RetryPolicy(
 # Bookkeeping must not be lost: retry until the store is back.
 RECORD_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=60))
 RECORD_TIMEOUT = timedelta(seconds=30)
-MAX_STEPS_PER_RUN = 10_000
 
 
 class RunExited(Exception):
@@ -84,6 +81,8 @@ class JourneyWorkflow:
         self._started_at: datetime | None = None
         self._status = "running"
         self._outcome: str | None = None
+        self._steps_this_run = 0
+        self._decided_reviews: set[str] = set()
 
     # ----------------------------------------------------------------- the interpreter
     @workflow.run
@@ -101,7 +100,7 @@ class JourneyWorkflow:
         while self._current is not None:
             if self._exit_event:
                 return await self._finish("exited", f"exit_on:{self._exit_event}")
-            if workflow.info().is_continue_as_new_suggested() or len(self.path) >= MAX_STEPS_PER_RUN:
+            if workflow.info().is_continue_as_new_suggested() or self._steps_this_run >= inp.max_steps_per_run:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(inp.model_copy(update={"carried": self._carry()}))
             step = steps[self._current]
@@ -111,7 +110,7 @@ class JourneyWorkflow:
                 return await self._finish("exited", f"exit_on:{self._exit_event}")
             if outcome is None:  # failed with on_error: fail
                 return await self._finish("failed", f"step_failed:{step.id}")
-            result, goto, end = outcome
+            _, goto, end = outcome
             if self._is_decision_step(step):
                 self._decision_ready = True
             if end:
@@ -123,10 +122,13 @@ class JourneyWorkflow:
         visit = self.visits.get(step.id, 0) + 1
         self.visits[step.id] = visit
         self.path.append(step.id)
+        self._steps_this_run += 1
         started = workflow.now()
         handler = HANDLERS[step.type]
         try:
-            outcome = await (handler(step, self, visit) if step.type == "human_review" else handler(step, self))
+            outcome = await (
+                handler(step, self, visit) if step.type == "human_review" else handler(step, self)
+            )
         except (ActivityError, ExpressionError, ValueError) as exc:
             error = _describe(exc)
             workflow.logger.warning("step %s failed: %s", step.id, error)
@@ -164,8 +166,11 @@ class JourneyWorkflow:
 
     def context(self) -> dict[str, Any]:
         assert self._input is not None and self.spec is not None
-        event = {"name": self._input.trigger.name, "message_id": self._input.trigger.message_id,
-                 **self._input.trigger.properties}
+        event = {
+            "name": self._input.trigger.name,
+            "message_id": self._input.trigger.message_id,
+            **self._input.trigger.properties,
+        }
         return {
             **self.results,
             "event": event,
@@ -179,16 +184,24 @@ class JourneyWorkflow:
         return f"{self.workflow_id}:{step_id}:{self.visits.get(step_id, 1)}"
 
     async def inference(self, name: str, request: Any, result_type: type[T], timeout: timedelta) -> T:
+        assert self._input is not None
         return await workflow.execute_activity(
-            name, request, result_type=result_type, task_queue=INFERENCE_TASK_QUEUE,
-            start_to_close_timeout=timeout, schedule_to_start_timeout=timedelta(minutes=5),
+            name,
+            request,
+            result_type=result_type,
+            task_queue=self._input.inference_task_queue,
+            start_to_close_timeout=timeout,
+            schedule_to_start_timeout=timedelta(minutes=5),
             retry_policy=STEP_RETRY,
         )
 
     async def effect(self, name: str, request: Any, result_type: type[T]) -> T:
         return await workflow.execute_activity(
-            name, request, result_type=result_type, task_queue=JOURNEY_TASK_QUEUE,
-            start_to_close_timeout=timedelta(seconds=30), retry_policy=STEP_RETRY,
+            name,
+            request,
+            result_type=result_type,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=STEP_RETRY,
         )
 
     async def wait(self, ready: Any, timeout: timedelta | None) -> bool:
@@ -220,20 +233,24 @@ class JourneyWorkflow:
     def review(self, decision: ReviewDecision) -> None:
         """For tools that only send signals; an invalid decision is logged and dropped."""
         try:
-            validate_decision(self.pending_review, decision, self.review_decision is not None)
+            self._validate_review(decision)
         except ValueError as exc:
             workflow.logger.warning("review signal ignored: %s", exc)
             return
-        self.review_decision = decision
+        self._accept_review(decision)
 
     @workflow.update
     def submit_review(self, decision: ReviewDecision) -> ReviewAck:
-        self.review_decision = decision
+        self._accept_review(decision)
         return ReviewAck(review_id=decision.review_id, accepted=True, decision=decision.decision)
 
     @submit_review.validator
     def _validate_review(self, decision: ReviewDecision) -> None:
-        validate_decision(self.pending_review, decision, self.review_decision is not None)
+        validate_decision(self.pending_review, decision, decision.review_id in self._decided_reviews)
+
+    def _accept_review(self, decision: ReviewDecision) -> None:
+        self.review_decision = decision
+        self._decided_reviews.add(decision.review_id)
 
     @workflow.update
     async def decide(self, _request: DecideRequest) -> DecisionResult:
@@ -245,11 +262,19 @@ class JourneyWorkflow:
     def state(self) -> RunState:
         assert self.spec is not None and self._input is not None
         return RunState(
-            workflow_id=self.workflow_id, journey_id=self.spec.id, journey_version=self.spec.version,
-            spec_hash=self._input.spec_hash, customer_id=self._input.customer_id,
-            status=self._status, current_step=self._current, waiting_for=self._waiting_for,
-            path=self.path, results=self.results, pending_review=self.pending_review,
-            goal_reached_at=self._goal_reached_at, outcome=self._outcome,
+            workflow_id=self.workflow_id,
+            journey_id=self.spec.id,
+            journey_version=self.spec.version,
+            spec_hash=self._input.spec_hash,
+            customer_id=self._input.customer_id,
+            status=self._status,
+            current_step=self._current,
+            waiting_for=self._waiting_for,
+            path=self.path,
+            results=self.results,
+            pending_review=self.pending_review,
+            goal_reached_at=self._goal_reached_at,
+            outcome=self._outcome,
         )
 
     def decision(self) -> DecisionResult:
@@ -257,30 +282,47 @@ class JourneyWorkflow:
         by_type = {s.id: s.type for s in self.spec.steps}
         intent = next((self.results[s] for s in self.path if by_type[s] == "classify_intent"), None)
         score = next((self.results[s] for s in self.path if by_type[s] == "score"), None)
-        route = next((self.results[s].get("goto") for s in reversed(self.path)
-                      if by_type[s] in {"branch", "split"} and s in self.results), None)
+        route = next(
+            (
+                self.results[s].get("goto")
+                for s in reversed(self.path)
+                if by_type[s] in {"branch", "split"} and s in self.results
+            ),
+            None,
+        )
         return DecisionResult(
-            workflow_id=self.workflow_id, journey_id=self.spec.id,
+            workflow_id=self.workflow_id,
+            journey_id=self.spec.id,
             ready=self._decision_ready or self._status != "running",
-            route=route, path=list(self.path), intent=intent, score=score,
+            route=route,
+            path=list(self.path),
+            intent=intent,
+            score=score,
         )
 
     # ----------------------------------------------------------------- bookkeeping
     async def _start_run(self, inp: JourneyInput) -> None:
         loaded = await workflow.execute_activity(
-            LOAD_CUSTOMER, LoadCustomerRequest(customer_id=inp.customer_id),
-            result_type=LoadCustomerResult, task_queue=JOURNEY_TASK_QUEUE,
-            start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY,
+            LOAD_CUSTOMER,
+            LoadCustomerRequest(customer_id=inp.customer_id),
+            result_type=LoadCustomerResult,
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
         )
         self.customer = loaded.customer
         await workflow.execute_activity(
             RECORD_RUN,
             RecordRunRequest(
-                workflow_id=self.workflow_id, journey_id=inp.spec.id, journey_version=inp.spec.version,
-                spec_hash=inp.spec_hash, customer_id=inp.customer_id, entry_key=inp.entry_key,
+                workflow_id=self.workflow_id,
+                journey_id=inp.spec.id,
+                journey_version=inp.spec.version,
+                spec_hash=inp.spec_hash,
+                customer_id=inp.customer_id,
+                entry_key=inp.entry_key,
                 trigger_event=inp.trigger.name,
             ),
-            task_queue=JOURNEY_TASK_QUEUE, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY,
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
         )
 
     async def _record_step(
@@ -289,10 +331,18 @@ class JourneyWorkflow:
         await workflow.execute_local_activity(
             RECORD_STEP,
             RecordStepRequest(
-                workflow_id=self.workflow_id, step_id=step.id, step_type=step.type, visit=visit,
-                status=status, result=result, error=error, started_at=started, finished_at=workflow.now(),
+                workflow_id=self.workflow_id,
+                step_id=step.id,
+                step_type=step.type,
+                visit=visit,
+                status=status,
+                result=result,
+                error=error,
+                started_at=started,
+                finished_at=workflow.now(),
             ),
-            start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY,
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
         )
 
     async def _finish(self, status: str, outcome: str) -> JourneyResult:
@@ -300,16 +350,23 @@ class JourneyWorkflow:
         await workflow.execute_activity(
             FINISH_RUN,
             FinishRunRequest(workflow_id=self.workflow_id, status=status, outcome=outcome, path=self.path),
-            task_queue=JOURNEY_TASK_QUEUE, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY,
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
         )
         return JourneyResult(status=status, outcome=outcome, path=self.path)
 
     def _carry(self) -> Carried:
         assert self._started_at is not None
         return Carried(
-            customer=self.customer, current=self._current, results=self.results, path=self.path,
-            visits=self.visits, inbox=self.inbox, decision_ready=self._decision_ready,
-            goal_reached_at=self._goal_reached_at, started_at=self._started_at,
+            customer=self.customer,
+            current=self._current,
+            results=self.results,
+            path=self.path,
+            visits=self.visits,
+            inbox=self.inbox,
+            decision_ready=self._decision_ready,
+            goal_reached_at=self._goal_reached_at,
+            started_at=self._started_at,
         )
 
     def _restore(self, carried: Carried) -> None:

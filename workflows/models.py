@@ -46,6 +46,9 @@ class JourneyInput(_Model):
     customer_id: str
     entry_key: str
     trigger: CustomerEvent
+    inference_task_queue: str = "inference"
+    # Continue-as-new after this many steps even if the server has not suggested it yet.
+    max_steps_per_run: int = Field(default=2000, ge=2)
     carried: Carried | None = None
 
 

