@@ -1,0 +1,1 @@
+"""Benchmarks behind `journeys bench …`; each reports figures measured side by side in one run."""

@@ -1,0 +1,154 @@
+"""The baseline for the engine benchmark: complaint routing written by hand as a Temporal workflow.
+
+It calls the same activities as the interpreter running journeys/complaint_routing.yaml does on the
+inquiry, opportunity and opt-out paths, so the difference is the interpreter's own cost.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities import contracts as ac
+    from inference_worker import contracts as ic
+    from workflows.journey import RECORD_RETRY, STEP_RETRY
+    from workflows.models import DecideRequest, JourneyInput, JourneyResult
+
+TIMEOUT = timedelta(seconds=30)
+
+
+@workflow.defn(name="BareComplaintRouting")
+class BareComplaintRouting:
+    def __init__(self) -> None:
+        self.route: str | None = None
+
+    @workflow.update
+    async def decide(self, _request: DecideRequest) -> str:
+        await workflow.wait_condition(lambda: self.route is not None)
+        assert self.route is not None
+        return self.route
+
+    @workflow.run
+    async def run(self, inp: JourneyInput) -> JourneyResult:
+        wid = workflow.info().workflow_id
+        iq = inp.inference_task_queue
+        customer = (
+            await workflow.execute_activity(
+                ac.LOAD_CUSTOMER,
+                ac.LoadCustomerRequest(customer_id=inp.customer_id),
+                result_type=ac.LoadCustomerResult,
+                start_to_close_timeout=TIMEOUT,
+                retry_policy=RECORD_RETRY,
+            )
+        ).customer
+        await workflow.execute_activity(
+            ac.RECORD_RUN,
+            ac.RecordRunRequest(
+                workflow_id=wid,
+                journey_id="bare",
+                journey_version=1,
+                spec_hash="bare",
+                customer_id=inp.customer_id,
+                entry_key=inp.entry_key,
+                trigger_event=inp.trigger.name,
+            ),
+            start_to_close_timeout=TIMEOUT,
+            retry_policy=RECORD_RETRY,
+        )
+        intent = await workflow.execute_activity(
+            ic.CLASSIFY_INTENT,
+            ic.IntentRequest(text=inp.trigger.properties["text"], customer_id=customer.id),
+            result_type=ic.IntentResult,
+            task_queue=iq,
+            start_to_close_timeout=TIMEOUT,
+            retry_policy=STEP_RETRY,
+        )
+        await workflow.execute_activity(
+            ic.SCORE_CUSTOMER,
+            ic.ScoreRequest(customer=customer.model_dump(mode="json"), intent=intent),
+            result_type=ic.ScoreResult,
+            task_queue=iq,
+            start_to_close_timeout=TIMEOUT,
+            retry_policy=STEP_RETRY,
+        )
+        path = ["intent", "value", "route"]
+        if intent.label in ("unsubscribe", "cancellation"):
+            self.route = "opt_out"
+            await workflow.execute_activity(
+                ac.UPDATE_PROFILE,
+                ac.UpdateProfileRequest(
+                    idempotency_key=f"{wid}:opt_out:1",
+                    customer_id=customer.id,
+                    add_tags=["opted_out_by_message"],
+                    consent={"email": False, "sms": False},
+                ),
+                result_type=ac.UpdateProfileResult,
+                start_to_close_timeout=TIMEOUT,
+                retry_policy=STEP_RETRY,
+            )
+            path.append("opt_out")
+        else:
+            template = "email/answer"
+            self.route = "answer"
+            if intent.label == "opportunity":
+                self.route, template = "lead", "email/sales_followup"
+                await workflow.execute_activity(
+                    ic.SCORE_CUSTOMER,
+                    ic.ScoreRequest(kind="lead", customer=customer.model_dump(mode="json"), intent=intent),
+                    result_type=ic.ScoreResult,
+                    task_queue=iq,
+                    start_to_close_timeout=TIMEOUT,
+                    retry_policy=STEP_RETRY,
+                )
+                await workflow.execute_activity(
+                    ac.NOTIFY,
+                    ac.NotifyRequest(
+                        idempotency_key=f"{wid}:tell_sales:1",
+                        workflow_id=wid,
+                        customer_id=customer.id,
+                        target="sales",
+                        message=f"lead: {inp.trigger.properties['text'][:160]}",
+                    ),
+                    result_type=ac.NotifyResult,
+                    start_to_close_timeout=TIMEOUT,
+                    retry_policy=STEP_RETRY,
+                )
+                path += ["lead", "tell_sales"]
+            copy = await workflow.execute_activity(
+                ic.GENERATE_COPY,
+                ic.CopyRequest(
+                    template=template,
+                    channel="email",
+                    context={"customer": customer.model_dump(mode="json"), "event": inp.trigger.properties},
+                ),
+                result_type=ic.CopyResult,
+                task_queue=iq,
+                start_to_close_timeout=TIMEOUT,
+                retry_policy=STEP_RETRY,
+            )
+            variant = copy.variants[0]
+            await workflow.execute_activity(
+                ac.SEND_MESSAGE,
+                ac.SendRequest(
+                    idempotency_key=f"{wid}:send:1",
+                    workflow_id=wid,
+                    step_id="send",
+                    customer_id=customer.id,
+                    channel="email",
+                    subject=variant.subject,
+                    body=variant.body,
+                ),
+                result_type=ac.SendResult,
+                start_to_close_timeout=TIMEOUT,
+                retry_policy=STEP_RETRY,
+            )
+            path += ["copy", "send"]
+        await workflow.execute_activity(
+            ac.FINISH_RUN,
+            ac.FinishRunRequest(workflow_id=wid, status="completed", outcome="routed", path=path),
+            start_to_close_timeout=TIMEOUT,
+            retry_policy=RECORD_RETRY,
+        )
+        return JourneyResult(status="completed", outcome="routed", path=path)

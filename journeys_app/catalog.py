@@ -1,0 +1,18 @@
+"""The journeys a deployment serves: every valid file in the journeys folder, pinned by hash."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from journeys_app.settings import Settings
+from workflows.validation import LoadedJourney, load_journeys
+
+
+def template_checker(templates_dir: Path) -> Callable[[str], bool]:
+    return lambda name: (templates_dir / "messages" / f"{name}.j2").is_file()
+
+
+def load_catalog(settings: Settings) -> dict[str, LoadedJourney]:
+    """Raises SpecError listing every problem, so a broken file never half-loads."""
+    return load_journeys(settings.journeys_dir, template_checker(settings.templates_dir))

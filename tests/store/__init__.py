@@ -1,0 +1,1 @@
+"""Store and journey-worker activity tests (SQLite and PostgreSQL)."""
