@@ -106,14 +106,27 @@ class Fakes:
         self._log(ic.CLASSIFY_INTENT, req)
         text = req.text.lower()
         label = next(
-            (lab for key, lab in (("broken", "complaint"), ("how", "inquiry"), ("buy", "opportunity"),
-                                  ("unsubscribe", "unsubscribe")) if key in text),
+            (
+                lab
+                for key, lab in (
+                    ("broken", "complaint"),
+                    ("how", "inquiry"),
+                    ("buy", "opportunity"),
+                    ("unsubscribe", "unsubscribe"),
+                )
+                if key in text
+            ),
             "praise",
         )
         urgency = "high" if "!" in text else "normal"
         return ic.IntentResult(
-            label=label, confidence=0.9, scores={label: 0.9}, sentiment="negative", urgency=urgency,
-            backend="fake", model="keywords",
+            label=label,
+            confidence=0.9,
+            scores={label: 0.9},
+            sentiment="negative",
+            urgency=urgency,
+            backend="fake",
+            model="keywords",
         )
 
     @activity.defn(name=ic.SCORE_CUSTOMER)
@@ -121,8 +134,12 @@ class Fakes:
         self._log(ic.SCORE_CUSTOMER, req)
         vip = req.customer.get("tier") == "vip"
         return ic.ScoreResult(
-            kind=req.kind, value=0.9 if vip else 0.3, band="vip" if vip else "low",
-            reasons=["tier"], backend="fake", model="tier",
+            kind=req.kind,
+            value=0.9 if vip else 0.3,
+            band="vip" if vip else "low",
+            reasons=["tier"],
+            backend="fake",
+            model="tier",
         )
 
     @activity.defn(name=ic.GENERATE_COPY)
@@ -130,15 +147,24 @@ class Fakes:
         self._log(ic.GENERATE_COPY, req)
         name = req.context.get("customer", {}).get("first_name", "")
         variants = [
-            ic.CopyVariant(subject=f"Hi {name} #{i}", body=f"Body {i} for {name}", channel=req.channel,
-                           source="model")
+            ic.CopyVariant(
+                subject=f"Hi {name} #{i}", body=f"Body {i} for {name}", channel=req.channel, source="model"
+            )
             for i in range(req.variants)
         ]
         return ic.CopyResult(template=req.template, variants=variants, backend="fake", model="fake")
 
     def journey_activities(self) -> list[Any]:
-        return [self.load_customer, self.record_run, self.record_step, self.finish_run, self.record_review,
-                self.send_message, self.update_profile, self.notify]
+        return [
+            self.load_customer,
+            self.record_run,
+            self.record_step,
+            self.finish_run,
+            self.record_review,
+            self.send_message,
+            self.update_profile,
+            self.notify,
+        ]
 
     def inference_activities(self) -> list[Any]:
         return [self.classify_intent, self.score_customer, self.generate_copy]
@@ -153,14 +179,22 @@ class Harness:
     started: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
 
     async def start(
-        self, journey_yaml: str, customer_id: str = "c1", event: CustomerEvent | None = None,
-        workflow_id: str | None = None, **overrides: Any,
+        self,
+        journey_yaml: str,
+        customer_id: str = "c1",
+        event: CustomerEvent | None = None,
+        workflow_id: str | None = None,
+        **overrides: Any,
     ) -> WorkflowHandle[Any, Any]:
         spec = parse_journey(journey_yaml, "test.yaml")
         inp = JourneyInput(
-            spec=spec, spec_hash=spec.content_hash(), customer_id=customer_id, entry_key="",
+            spec=spec,
+            spec_hash=spec.content_hash(),
+            customer_id=customer_id,
+            entry_key="",
             trigger=event or CustomerEvent(name=spec.trigger.event, properties={"text": "hello"}),
-            inference_task_queue=f"{self.task_queue}-inference", **overrides,
+            inference_task_queue=f"{self.task_queue}-inference",
+            **overrides,
         )
         handle = await self.client.start_workflow(
             JourneyWorkflow.run, inp, id=workflow_id or f"wf-{uuid.uuid4()}", task_queue=self.task_queue
@@ -179,15 +213,27 @@ class Harness:
 
 @pytest_asyncio.fixture
 async def harness(env: WorkflowEnvironment) -> AsyncIterator[Harness]:
-    fakes = Fakes(customers={
-        "c1": ac.CustomerProfile(id="c1", first_name="Ava", tier="vip", timezone="Europe/Berlin",
-                                 consent={"email": True, "sms": True}),
-        "c2": ac.CustomerProfile(id="c2", first_name="Ben", tier="standard", consent={"email": True}),
-    })
+    fakes = Fakes(
+        customers={
+            "c1": ac.CustomerProfile(
+                id="c1",
+                first_name="Ava",
+                tier="vip",
+                timezone="Europe/Berlin",
+                consent={"email": True, "sms": True},
+            ),
+            "c2": ac.CustomerProfile(id="c2", first_name="Ben", tier="standard", consent={"email": True}),
+        }
+    )
     task_queue = f"tq-{uuid.uuid4()}"
     async with (
-        Worker(env.client, task_queue=task_queue, workflows=[JourneyWorkflow],
-               activities=fakes.journey_activities(), workflow_runner=journey_workflow_runner()),
+        Worker(
+            env.client,
+            task_queue=task_queue,
+            workflows=[JourneyWorkflow],
+            activities=fakes.journey_activities(),
+            workflow_runner=journey_workflow_runner(),
+        ),
         Worker(env.client, task_queue=f"{task_queue}-inference", activities=fakes.inference_activities()),
     ):
         harness = Harness(env.client, env, fakes, task_queue)

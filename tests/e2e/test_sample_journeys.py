@@ -1,0 +1,120 @@
+"""Each sample journey end to end on the real stack, as the demo runs them."""
+
+from __future__ import annotations
+
+import uuid
+
+from journeys_app.db import queries
+from journeys_app.service import JourneyService
+from workflows.journey import JourneyWorkflow
+from workflows.models import CustomerEvent, ReviewDecision
+
+
+async def approve_pending(stack, workflow_id: str, reviewer: str = "maria") -> str:
+    state = await stack.wait_for(workflow_id, lambda s: s.pending_review is not None or s.status != "running")
+    assert state.pending_review is not None, f"no review; path {state.path}"
+    review_id = state.pending_review.review_id
+    await stack.service.review(ReviewDecision(review_id=review_id, decision="approve", reviewer=reviewer))
+    return review_id
+
+
+async def finish(stack, workflow_id: str):
+    return await stack.client.get_workflow_handle_for(JourneyWorkflow.run, workflow_id).result()
+
+
+async def test_complaint_routing_vip_complaint(stack):
+    service: JourneyService = stack.service
+    text = "This is the third time my order arrived damaged. I'm furious, call me today!"
+    event = CustomerEvent(name="message_received", properties={"text": text}, message_id=f"m-{uuid.uuid4()}")
+    decision = await service.decide("complaint_routing", "cust-ava", event)
+    assert decision.ready and decision.intent["label"] == "complaint"
+    assert decision.intent["backend"] == "local"
+    assert decision.route == "alert_account_manager"  # Ava is a VIP
+
+    review_id = await approve_pending(stack, decision.workflow_id)
+    await stack.wait_for(decision.workflow_id, lambda s: s.current_step == "wait_reply" and s.waiting_for)
+    signalled = await service.event(
+        "cust-ava", CustomerEvent(name="customer_replied", properties={"text": "thanks"})
+    )
+    assert decision.workflow_id in signalled.signalled
+    result = await finish(stack, decision.workflow_id)
+    assert result.outcome == "vip_reply_received"
+
+    run = await queries.get_run(stack.sessionmaker, decision.workflow_id)
+    assert run.status == "completed" and run.outcome == "vip_reply_received"
+    [message] = run.messages
+    assert message.channel == "email" and message.status == "queued" and message.body
+    review = await queries.get_review(stack.sessionmaker, review_id)
+    assert review.status == "approved" and review.reviewer == "maria"
+    await stack.record_history(decision.workflow_id, "complaint_routing")
+
+
+async def test_complaint_routing_inquiry_and_duplicate_trigger(stack):
+    service: JourneyService = stack.service
+    message_id = f"m-{uuid.uuid4()}"
+    event = CustomerEvent(
+        name="message_received",
+        message_id=message_id,
+        properties={"text": "Do you ship to Canada, and how long does delivery take?"},
+    )
+    first = await service.event("cust-ben", event)
+    again = await service.event("cust-ben", event)  # the MA retried the same message
+    [started] = first.triggered
+    [duplicate] = again.triggered
+    assert started.started and not duplicate.started
+    assert duplicate.workflow_id == started.workflow_id
+    result = await finish(stack, started.workflow_id)
+    assert "answer" in result.path and result.outcome == "routed"
+    assert len(await queries.messages_for_run(stack.sessionmaker, started.workflow_id)) == 1
+
+
+async def test_vip_escalation(stack):
+    ticket = f"T-{uuid.uuid4().hex[:6]}"
+    event = CustomerEvent(
+        name="ticket_opened",
+        properties={
+            "ticket_id": ticket,
+            "subject": "Wrong size delivered again",
+            "text": "I received the wrong size coat for the second time and need it by Friday.",
+        },
+    )
+    [run] = (await stack.service.event("cust-emma", event)).triggered
+    await approve_pending(stack, run.workflow_id)
+    await stack.wait_for(run.workflow_id, lambda s: s.current_step == "wait_resolution" and s.waiting_for)
+    await stack.service.event(
+        "cust-emma", CustomerEvent(name="ticket_resolved", properties={"ticket_id": ticket})
+    )
+    result = await finish(stack, run.workflow_id)
+    assert result.outcome == "vip_resolved"
+    assert result.path[:4] == ["intent", "value", "is_vip", "route_to_vip_desk"]
+    state = await stack.service.state(run.workflow_id)
+    assert "vip_escalated" in state.results["tag_vip"]["tags"]
+    assert state.results["route_to_vip_desk"]["detail"].startswith("no webhook configured")
+    await stack.record_history(run.workflow_id, "vip_escalation")
+
+
+async def test_dormant_reengagement(stack):
+    event = CustomerEvent(name="customer_dormant", properties={"days_since_last_order": 154})
+    [run] = (await stack.service.event("cust-dev", event)).triggered
+    state = await stack.wait_for(
+        run.workflow_id,
+        lambda s: (
+            s.status != "running"
+            or (s.current_step in {"wait_purchase", "wait_offer"} and s.waiting_for is not None)
+            or s.pending_review
+        ),
+    )
+    if state.pending_review:
+        await approve_pending(stack, run.workflow_id)
+        state = await stack.wait_for(run.workflow_id, lambda s: s.status != "running" or s.waiting_for)
+    if state.status == "running":
+        await stack.service.event(
+            "cust-dev", CustomerEvent(name="order_completed", properties={"total": 129})
+        )
+    result = await finish(stack, run.workflow_id)
+    state = await stack.service.state(run.workflow_id)
+    assert state.results["churn"]["backend"] == "local" and 0 <= state.results["churn"]["value"] <= 1
+    assert result.outcome in {"won_back", "lapsed"}
+    messages = await queries.messages_for_run(stack.sessionmaker, run.workflow_id)
+    assert len(messages) == 1 and messages[0].channel == "email"
+    await stack.record_history(run.workflow_id, "dormant_reengagement")

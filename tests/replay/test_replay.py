@@ -1,0 +1,36 @@
+"""Replay recorded histories of the sample journeys against today's workflow code.
+
+A change that makes JourneyWorkflow non-deterministic for runs already in flight fails here.
+Re-record after an intended, patched change: `RECORD_HISTORIES=1 pytest tests/e2e`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows.journey import JourneyWorkflow
+from workflows.sandbox import journey_workflow_runner
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_every_sample_journey_has_a_recorded_history():
+    assert {p.stem for p in HISTORIES} >= {"complaint_routing", "vip_escalation", "dormant_reengagement"}
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_replay(path: Path):
+    history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
+    replayer = Replayer(
+        workflows=[JourneyWorkflow],
+        data_converter=pydantic_data_converter,
+        workflow_runner=journey_workflow_runner(),
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{path.name} no longer replays: {result.replay_failure}"
