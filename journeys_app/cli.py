@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -41,14 +42,38 @@ def _settings() -> Settings:
 
 
 def _run(coro: Awaitable[T]) -> T:
-    return asyncio.run(coro)  # type: ignore[arg-type]
+    """Run a command's coroutine; expected failures become one clear line and exit code 1."""
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError
+
+    from journeys_app.service import EntryKeyError, JourneyNotFound, ReviewNotFound
+    from journeys_app.stack import StackError
+    from journeys_app.temporal import TemporalUnreachable
+    from workflows.validation import SpecError
+
+    try:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except WorkflowUpdateFailedError as exc:  # e.g. a stale or duplicate review decision
+        _fail(str(exc.cause).removeprefix("ValueError: ") if exc.cause else str(exc))
+    except RPCError as exc:
+        _fail(f"Temporal said: {exc.message} (is `journeys up` running, or TEMPORAL_ADDRESS set?)")
+    except (
+        EntryKeyError,
+        JourneyNotFound,
+        ReviewNotFound,
+        SpecError,
+        StackError,
+        TemporalUnreachable,
+    ) as exc:
+        _fail(str(exc).strip("'\""))
+    raise AssertionError("unreachable")
 
 
 def _print_json(data: Any) -> None:
     console.print_json(json.dumps(data, default=str))
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     err.print(f"[red]error:[/red] {message}")
     raise typer.Exit(1)
 
@@ -67,6 +92,11 @@ async def _with_service(settings: Settings, action: Callable[[Any], Awaitable[T]
 
     async with open_runtime(settings) as runtime:
         return await action(runtime)
+
+
+def _message_id(given: str | None) -> str:
+    """A person typing the command twice means two messages; the MA passes its own id to dedupe."""
+    return given or f"cli-{uuid.uuid4().hex[:12]}"
 
 
 def _properties(props: list[str], text: str | None) -> dict[str, Any]:
@@ -151,6 +181,7 @@ def validate(
     if not files:
         _fail("no journey files found")
     failed = 0
+    seen: dict[str, Path] = {}
     for path in files:
         try:
             loaded = load_journey(path, template_checker(settings.templates_dir))
@@ -160,6 +191,16 @@ def validate(
                 err.print(f"[red]✗[/red] {problem}", highlight=False, soft_wrap=True)
             continue
         spec = loaded.spec
+        if spec.id in seen:
+            failed += 1
+            err.print(
+                f"[red]✗[/red] {path}:1: journey id '{spec.id}' is also used by {seen[spec.id]}; "
+                "ids must be unique",
+                highlight=False,
+                soft_wrap=True,
+            )
+            continue
+        seen[spec.id] = path
         console.print(
             f"[green]✓[/green] {path}: {spec.id} v{spec.version}, {len(spec.steps)} steps, "
             f"hash {loaded.spec_hash}",
@@ -190,7 +231,9 @@ def start(
     async def action(runtime: Any) -> Any:
         spec = runtime.service.journey(journey).spec
         evt = CustomerEvent(
-            name=event or spec.trigger.event, properties=_properties(prop or [], text), message_id=message_id
+            name=event or spec.trigger.event,
+            properties=_properties(prop or [], text),
+            message_id=_message_id(message_id),
         )
         return await runtime.service.trigger(journey, customer, evt)
 
@@ -215,7 +258,9 @@ def event(
     from workflows.models import CustomerEvent
 
     settings = _settings()
-    evt = CustomerEvent(name=name, properties=_properties(prop or [], text), message_id=message_id)
+    evt = CustomerEvent(
+        name=name, properties=_properties(prop or [], text), message_id=_message_id(message_id)
+    )
     result = _run(_with_service(settings, lambda rt: rt.service.event(customer, evt)))
     if as_json:
         _print_json({"signalled": result.signalled, "triggered": [t.__dict__ for t in result.triggered]})
@@ -251,6 +296,8 @@ def status(
     for step_id in dict.fromkeys(state.path):
         table.add_row(step_id, json.dumps(state.results.get(step_id), default=str)[:160])
     console.print(table)
+    if state.goal_reached_at:
+        console.print(f"goal reached at {state.goal_reached_at:%Y-%m-%d %H:%M} UTC")
     if state.pending_review:
         r = state.pending_review
         console.print(
@@ -325,12 +372,7 @@ def review_list(
 
 
 def _decide(decision: Any) -> None:
-    settings = _settings()
-    try:
-        ack = _run(_with_service(settings, lambda rt: rt.service.review(decision)))
-    except Exception as exc:  # the update validator's reason is the useful part
-        cause = getattr(exc, "cause", None)
-        _fail(str(cause or exc))
+    ack = _run(_with_service(_settings(), lambda rt: rt.service.review(decision)))
     console.print(f"{ack.review_id}: {ack.decision} recorded")
 
 

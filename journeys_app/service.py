@@ -7,6 +7,7 @@ a second run.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,10 @@ class ReviewNotFound(LookupError):
     pass
 
 
+class EntryKeyError(ValueError):
+    """The event lacks what the journey's entry key is made from (usually the MA's message id)."""
+
+
 @dataclass
 class TriggerResult:
     journey_id: str
@@ -82,9 +87,15 @@ class JourneyService:
 
     def workflow_id(self, journey: LoadedJourney, customer_id: str, event: CustomerEvent) -> tuple[str, str]:
         entry = journey.spec.entry
-        key = render(entry.key, {"event": _event_context(event)}).strip() if entry.key else ""
+        try:
+            key = render(entry.key, {"event": _event_context(event)}).strip() if entry.key else ""
+        except ExpressionError as exc:
+            raise EntryKeyError(
+                f"journey '{journey.spec.id}' makes its entry key from {entry.key!r}, which this "
+                f"{event.name} event lacks ({exc}); send the event with its message id"
+            ) from None
         if entry.key and not key:
-            raise ExpressionError(f"the entry key {entry.key!r} rendered empty for event {event.name}")
+            raise EntryKeyError(f"the entry key {entry.key!r} rendered empty for event {event.name}")
         workflow_id = f"{journey.spec.id}:{customer_id}" + (f":{key}" if key else "")
         return workflow_id, key
 
@@ -155,9 +166,15 @@ class JourneyService:
             **args,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
-        decision = await self.client.execute_update_with_start_workflow(
-            JourneyWorkflow.decide, DecideRequest(), start_workflow_operation=operation
-        )
+        try:
+            decision = await self.client.execute_update_with_start_workflow(
+                JourneyWorkflow.decide, DecideRequest(), start_workflow_operation=operation
+            )
+        except WorkflowAlreadyStartedError:
+            # The run with this entry key has finished: answer with the decision it made.
+            with contextlib.suppress(WorkflowAlreadyStartedError):
+                await operation.workflow_handle()
+            return await self.handle(args["id"]).query(JourneyWorkflow.decision)
         await self._remember(decision.workflow_id, inp)
         return decision
 
@@ -189,4 +206,6 @@ class JourneyService:
 
 
 def _event_context(event: CustomerEvent) -> dict[str, Any]:
-    return {"name": event.name, "message_id": event.message_id, **event.properties}
+    """What expressions see as `event`; a missing message id stays undefined, never "None"."""
+    ids = {"message_id": event.message_id} if event.message_id else {}
+    return {"name": event.name, **ids, **event.properties}

@@ -9,10 +9,20 @@ from journeys_app.settings import Settings
 from journeys_app.telemetry import tracing_interceptors
 
 
+class TemporalUnreachable(ConnectionError):
+    pass
+
+
 async def connect(settings: Settings, address: str | None = None) -> Client:
-    return await Client.connect(
-        address or settings.temporal_address or f"127.0.0.1:{settings.embedded_temporal_port}",
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-        interceptors=tracing_interceptors(settings),
-    )
+    target = address or settings.temporal_address or f"127.0.0.1:{settings.embedded_temporal_port}"
+    try:
+        return await Client.connect(
+            target,
+            namespace=settings.temporal_namespace,
+            data_converter=pydantic_data_converter,
+            interceptors=tracing_interceptors(settings),
+        )
+    except RuntimeError as exc:  # the SDK reports refused connections as RuntimeError
+        raise TemporalUnreachable(
+            f"cannot reach Temporal at {target}: start the stack with `journeys up`, or set TEMPORAL_ADDRESS"
+        ) from exc

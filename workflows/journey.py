@@ -55,6 +55,7 @@ STEP_RETRY = RetryPolicy(
 # Bookkeeping must not be lost: retry until the store is back.
 RECORD_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=60))
 RECORD_TIMEOUT = timedelta(seconds=30)
+MAX_INBOX = 100
 
 
 class RunExited(Exception):
@@ -100,7 +101,10 @@ class JourneyWorkflow:
         while self._current is not None:
             if self._exit_event:
                 return await self._finish("exited", f"exit_on:{self._exit_event}")
-            if workflow.info().is_continue_as_new_suggested() or self._steps_this_run >= inp.max_steps_per_run:
+            if (
+                workflow.info().is_continue_as_new_suggested()
+                or self._steps_this_run >= inp.max_steps_per_run
+            ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(inp.model_copy(update={"carried": self._carry()}))
             step = steps[self._current]
@@ -166,11 +170,9 @@ class JourneyWorkflow:
 
     def context(self) -> dict[str, Any]:
         assert self._input is not None and self.spec is not None
-        event = {
-            "name": self._input.trigger.name,
-            "message_id": self._input.trigger.message_id,
-            **self._input.trigger.properties,
-        }
+        trigger = self._input.trigger
+        ids = {"message_id": trigger.message_id} if trigger.message_id else {}
+        event = {"name": trigger.name, **ids, **trigger.properties}
         return {
             **self.results,
             "event": event,
@@ -228,6 +230,7 @@ class JourneyWorkflow:
             if workflow.now() - started <= self.spec.goal.within:
                 self._goal_reached_at = workflow.now()
         self.inbox.append(event)
+        del self.inbox[:-MAX_INBOX]  # keep the newest; waits only look for what is still to come
 
     @workflow.signal
     def review(self, decision: ReviewDecision) -> None:
@@ -277,6 +280,7 @@ class JourneyWorkflow:
             outcome=self._outcome,
         )
 
+    @workflow.query
     def decision(self) -> DecisionResult:
         assert self.spec is not None
         by_type = {s.id: s.type for s in self.spec.steps}

@@ -68,6 +68,8 @@ class ReviewTimeout(_Model):
     def _escalation_needs_deadline(self) -> ReviewTimeout:
         if self.escalate_to and self.deadline is None:
             raise ValueError("escalate_to needs a deadline for the escalated review, e.g. deadline: 1h")
+        if self.deadline is not None and not self.escalate_to:
+            raise ValueError("deadline here is the escalated review's; add escalate_to: <group> or remove it")
         return self
 
 

@@ -165,6 +165,8 @@ def _expressions(step: Any) -> list[tuple[str, str, bool]]:
             out += [("cases", c.when, True) for c in step.cases]
         case "notify":
             out.append(("message", step.message, False))
+        case "wait_for_event" if step.where:
+            out.append(("where", step.where, True))
         case "update_profile":
             out += [("attributes", v, False) for v in step.attributes.values() if isinstance(v, str)]
     return out
@@ -210,14 +212,15 @@ def check_graph(
 
     known = CONTEXT_NAMES | set(ids)
     for step in spec.steps:
+        visible = known | {"received"} if step.type == "wait_for_event" else known
         for field, source, is_condition in _expressions(step):
             try:
                 names = condition_names(source) if is_condition else template_names(source)
             except ExpressionError as exc:
                 problems.append((step.id, field, str(exc)))
                 continue
-            for name in sorted(names - known):
-                close = difflib.get_close_matches(name, sorted(known), n=1)
+            for name in sorted(names - visible):
+                close = difflib.get_close_matches(name, sorted(visible), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 problems.append((step.id, field, f"unknown name '{name}' in {source!r}{hint}"))
         if step.type == "generate_copy" and template_exists and not template_exists(step.template):
@@ -236,7 +239,11 @@ def check_graph(
             problems.append(
                 (step.id, "copy", f"copy: '{copy_from}' must name a generate_copy or human_review step")
             )
-    for where, source in (("trigger", spec.trigger.where), ("entry", spec.entry.key)):
+    # A trigger filter may read the customer; the entry key is made before the customer is loaded.
+    for where, source, allowed in (
+        ("trigger", spec.trigger.where, {"event", "customer"}),
+        ("entry", spec.entry.key, {"event"}),
+    ):
         if not source:
             continue
         try:
@@ -244,13 +251,13 @@ def check_graph(
         except ExpressionError as exc:
             problems.append((None, where, str(exc)))
             continue
-        if names - {"event", "customer"}:
+        if names - allowed:
             problems.append(
                 (
                     None,
                     where,
-                    f"{where} can only use 'event' and 'customer', not "
-                    f"{', '.join(sorted(names - {'event', 'customer'}))}",
+                    f"{where} can only use {' and '.join(sorted(allowed))}, not "
+                    f"{', '.join(sorted(names - allowed))}",
                 )
             )
     if spec.decision and spec.decision.after not in steps:

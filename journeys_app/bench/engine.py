@@ -175,7 +175,7 @@ async def run_engine_bench(
         settings = settings.model_copy(
             update={
                 "state_dir": Path(tmp),
-                "database_url": settings.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db",
+                "database_url": f"sqlite+aiosqlite:///{tmp}/bench.db",  # never the configured store
                 "inference_task_queue": f"bench-inference-{tag}",
                 "tracing": "none",
             }

@@ -46,6 +46,8 @@ async def test_complaint_routing_vip_complaint(stack):
     assert message.channel == "email" and message.status == "queued" and message.body
     review = await queries.get_review(stack.sessionmaker, review_id)
     assert review.status == "approved" and review.reviewer == "maria"
+    again = await service.decide("complaint_routing", "cust-ava", event)  # the MA retried after the end
+    assert again.workflow_id == decision.workflow_id and again.route == decision.route
     await stack.record_history(decision.workflow_id, "complaint_routing")
 
 

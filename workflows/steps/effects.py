@@ -24,19 +24,25 @@ class NoCopyError(ValueError):
     """A send step found no copy to send."""
 
 
+def first_passing(variants: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The first variant that passed every guardrail: copy that failed one is never sent unseen."""
+    return next((v for v in variants if all(g["passed"] for g in v.get("guardrails", []))), None)
+
+
 def message_to_send(step: SendStep, run: Run) -> dict[str, Any]:
-    """The approved variant of a review, else the first passing variant of generated copy."""
+    """The latest review's approved copy or, with no review since, the latest generated copy."""
     candidates = [step.copy_from] if step.copy_from else list(reversed(run.path))
     for step_id in candidates:
         result = run.results.get(step_id) or {}
-        if "approved" in result:  # a human_review result
-            if result["approved"]:
+        if "approved" in result:  # a human_review result decides, whatever it decided
+            if result["approved"] and result["approved"].get("body"):
                 return result["approved"]
-            continue
-        variants = result.get("variants")
-        if variants:
-            passing = [v for v in variants if all(g["passed"] for g in v.get("guardrails", []))]
-            return (passing or variants)[0]
+            raise NoCopyError(f"send step '{step.id}': review '{step_id}' approved no copy")
+        if "variants" in result:
+            chosen = first_passing(result["variants"])
+            if chosen is None:
+                raise NoCopyError(f"send step '{step.id}': no variant of '{step_id}' passed the guardrails")
+            return chosen
     raise NoCopyError(f"send step '{step.id}' found no approved or generated copy before it")
 
 

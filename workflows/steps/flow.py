@@ -6,7 +6,9 @@ import hashlib
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from workflows.expressions import evaluate
+from temporalio import workflow
+
+from workflows.expressions import ExpressionError, evaluate
 from workflows.spec import BranchStep, ExitStep, SplitStep, WaitForEventStep, WaitStep
 from workflows.steps.base import Outcome, Run
 
@@ -75,8 +77,13 @@ async def wait_for_event(step: WaitForEventStep, run: Run) -> Outcome:
         for index, event in enumerate(run.inbox):
             if event.name != step.event:
                 continue
-            if step.where and not evaluate(step.where, {**run.context(), "received": event.properties}):
-                continue
+            if step.where:
+                try:
+                    if not evaluate(step.where, {**run.context(), "received": event.properties}):
+                        continue
+                except ExpressionError as exc:  # a bad event must not wedge the run: skip it
+                    workflow.logger.warning("event %s ignored by step %s: %s", event.name, step.id, exc)
+                    continue
             found.append(index)
             return True
         return False

@@ -11,6 +11,7 @@ from workflows.expressions import evaluate
 from workflows.models import PendingReview, ReviewDecision
 from workflows.spec import HumanReviewStep
 from workflows.steps.base import Outcome, Run
+from workflows.steps.effects import first_passing
 from workflows.steps.flow import bucket
 
 
@@ -104,9 +105,7 @@ async def human_review(step: HumanReviewStep, run: Run, visit: int) -> Outcome:
         await _record(run, pending, "timed_out")
         then = step.on_timeout.then
         if then == "approve":
-            return Outcome(
-                {**base, "decision": "timed_out_approved", "approved": variants[0] if variants else None}
-            )
+            return Outcome({**base, "decision": "timed_out_approved", "approved": first_passing(variants)})
         if then == "exit":
             return Outcome({**base, "decision": "timed_out", "approved": None}, end="review_timed_out")
         return Outcome({**base, "decision": "timed_out", "approved": None}, goto=then.goto)
@@ -120,7 +119,7 @@ async def human_review(step: HumanReviewStep, run: Run, visit: int) -> Outcome:
         if step.on_reject == "exit":
             return Outcome({**base, "approved": None}, end="rejected")
         return Outcome({**base, "approved": None}, goto=step.on_reject.goto)
-    chosen = dict(variants[decision.variant]) if variants else {"channel": "email", "subject": None}
+    chosen = dict(variants[decision.variant]) if variants else {"subject": None, "source": "reviewer_edit"}
     if decision.decision == "edit":
         chosen |= {"body": decision.body, "source": "reviewer_edit"}
         if decision.subject:

@@ -1,0 +1,32 @@
+"""Workflow ids come from (journey, customer, entry key): the dedupe MA systems rely on."""
+
+from __future__ import annotations
+
+import pytest
+
+from journeys_app.catalog import load_catalog
+from journeys_app.service import EntryKeyError, JourneyService
+from journeys_app.settings import Settings
+from workflows.models import CustomerEvent
+
+
+@pytest.fixture(scope="module")
+def service() -> JourneyService:
+    settings = Settings()
+    return JourneyService(client=None, settings=settings, catalog=load_catalog(settings), sessionmaker=None)  # type: ignore[arg-type]
+
+
+def test_keyed_and_unkeyed_workflow_ids(service):
+    routing, dormant = service.journey("complaint_routing"), service.journey("dormant_reengagement")
+    event = CustomerEvent(name="message_received", message_id="m-1", properties={"text": "hi"})
+    assert service.workflow_id(routing, "cust-ava", event) == ("complaint_routing:cust-ava:m-1", "m-1")
+    assert service.workflow_id(dormant, "cust-ava", CustomerEvent(name="customer_dormant")) == (
+        "dormant_reengagement:cust-ava",
+        "",
+    )
+
+
+def test_a_missing_message_id_is_a_clear_error_not_a_shared_run(service):
+    event = CustomerEvent(name="message_received", properties={"text": "hi"})
+    with pytest.raises(EntryKeyError, match="send the event with its message id"):
+        service.workflow_id(service.journey("complaint_routing"), "cust-ava", event)
