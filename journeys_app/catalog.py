@@ -9,8 +9,11 @@ from journeys_app.settings import Settings
 from workflows.validation import LoadedJourney, load_journeys
 
 
-def template_checker(templates_dir: Path) -> Callable[[str], bool]:
-    return lambda name: (templates_dir / "messages" / f"{name}.j2").is_file()
+def template_checker(templates_dir: Path) -> Callable[[str], list[str]]:
+    """What is wrong with a message template (missing, broken, slots without defaults…)."""
+    from inference_worker.message_templates import TemplateLibrary
+
+    return TemplateLibrary(templates_dir).problems
 
 
 def load_catalog(settings: Settings) -> dict[str, LoadedJourney]:

@@ -174,7 +174,7 @@ def _expressions(step: Any) -> list[tuple[str, str, bool]]:
 
 def check_graph(
     spec: JourneySpec,
-    template_exists: Callable[[str], bool] | None = None,
+    template_problems: Callable[[str], list[str]] | None = None,
 ) -> list[tuple[str | None, str, str]]:
     """Graph, name and template problems as (step id, field, message)."""
     problems: list[tuple[str | None, str, str]] = []
@@ -223,15 +223,8 @@ def check_graph(
                 close = difflib.get_close_matches(name, sorted(visible), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 problems.append((step.id, field, f"unknown name '{name}' in {source!r}{hint}"))
-        if step.type == "generate_copy" and template_exists and not template_exists(step.template):
-            problems.append(
-                (
-                    step.id,
-                    "template",
-                    f"template '{step.template}' not found; create "
-                    f"templates/messages/{step.template}.j2 or fix the name",
-                )
-            )
+        if step.type == "generate_copy" and template_problems:
+            problems += [(step.id, "template", problem) for problem in template_problems(step.template)]
         copy_from = getattr(step, "copy_from", None)
         if copy_from and (
             copy_from not in steps or steps[copy_from].type not in {"generate_copy", "human_review"}
@@ -303,7 +296,7 @@ def _cycle_problems(spec: JourneySpec, graph: dict[str, list[str]]) -> list[tupl
 
 
 def parse_journey(
-    text: str, file: str = "<journey>", template_exists: Callable[[str], bool] | None = None
+    text: str, file: str = "<journey>", template_problems: Callable[[str], list[str]] | None = None
 ) -> JourneySpec:
     """Parse and check one journey; raises SpecError with every problem found."""
     try:
@@ -327,7 +320,7 @@ def parse_journey(
 
     index = {step.id: i for i, step in enumerate(spec.steps)}
     problems = []
-    for step_id, field, message in check_graph(spec, template_exists):
+    for step_id, field, message in check_graph(spec, template_problems):
         loc: tuple[Any, ...] = ("steps", index[step_id], field) if step_id in index else (field,)
         problems.append(SpecProblem(file, lines.line(loc), step_id, message))
     if problems:
@@ -335,8 +328,8 @@ def parse_journey(
     return spec
 
 
-def load_journey(path: Path, template_exists: Callable[[str], bool] | None = None) -> LoadedJourney:
-    spec = parse_journey(path.read_text(encoding="utf-8"), str(path), template_exists)
+def load_journey(path: Path, template_problems: Callable[[str], list[str]] | None = None) -> LoadedJourney:
+    spec = parse_journey(path.read_text(encoding="utf-8"), str(path), template_problems)
     return LoadedJourney(spec=spec, path=path, spec_hash=spec.content_hash())
 
 
@@ -356,14 +349,14 @@ def journey_files(paths: Iterable[Path]) -> list[Path]:
 
 
 def load_journeys(
-    folder: Path, template_exists: Callable[[str], bool] | None = None
+    folder: Path, template_problems: Callable[[str], list[str]] | None = None
 ) -> dict[str, LoadedJourney]:
     """Every journey in a folder, keyed by id; raises SpecError listing every problem."""
     loaded: dict[str, LoadedJourney] = {}
     problems: list[SpecProblem] = []
     for path in journey_files([folder]):
         try:
-            journey = load_journey(path, template_exists)
+            journey = load_journey(path, template_problems)
         except SpecError as exc:
             problems += exc.problems
             continue

@@ -32,8 +32,6 @@ from workflows.models import RunState
 
 HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
 
-pytestmark = pytest.mark.models
-
 
 @pytest_asyncio.fixture(scope="session")
 async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
@@ -44,16 +42,6 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter, dev_server_existing_path=path, dev_server_log_level="error"
     ) as env:
         yield env
-
-
-@pytest_asyncio.fixture(scope="session")
-async def local_backend() -> AsyncIterator[Any]:
-    from inference_worker.backends.local import LocalBackend
-
-    backend = LocalBackend(Settings())
-    await backend.load()
-    yield backend
-    await backend.aclose()
 
 
 @dataclass

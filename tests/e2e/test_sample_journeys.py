@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from journeys_app.db import queries
 from journeys_app.service import JourneyService
 from workflows.journey import JourneyWorkflow
 from workflows.models import CustomerEvent, ReviewDecision
+
+pytestmark = [pytest.mark.models, pytest.mark.slow]
 
 
 async def approve_pending(stack, workflow_id: str, reviewer: str = "maria") -> str:

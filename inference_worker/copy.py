@@ -1,0 +1,335 @@
+"""Message copy: brand templates whose slots a small LLM fills, behind guardrails.
+
+Templates are fixed brand copy with named slots (format: see message_templates.py). The model
+writes only the slots, one or two sentences each; everything a customer could hold us to (facts,
+promises, offers, contacts) is fixed copy a human wrote. A slot whose text fails a
+guardrail is retried once, then replaced by its default, so a template always yields sendable
+copy even when the model talks nonsense or is steered by a hostile customer message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from inference_worker import guardrails
+from inference_worker.contracts import CopyRequest, CopyResult, CopyVariant, GuardrailVerdict
+from inference_worker.message_templates import (
+    CopyTemplateError,
+    MessageTemplate,
+    TemplateLibrary,
+    list_templates,
+    template_exists,
+    template_problems,
+)
+
+__all__ = [
+    "Completion",
+    "CopyGenerator",
+    "CopyTemplateError",
+    "SlotFiller",
+    "TemplateLibrary",
+    "list_templates",
+    "postprocess",
+    "template_exists",
+    "template_problems",
+]
+
+ATTEMPTS_PER_SLOT = 2  # first try + one retry, then the default
+BASE_TEMPERATURE = 0.5
+# Cosine similarity (MiniLM) a slot text needs to its default sentence: below this it is off-topic.
+MIN_RELEVANCE = 0.5
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    tokens: int = 0
+
+
+class SlotFiller(Protocol):
+    """The LLM call: chat messages in, one completion out. Backends implement it."""
+
+    async def __call__(
+        self, messages: list[dict[str, str]], *, seed: int, temperature: float, max_tokens: int
+    ) -> Completion: ...
+
+
+# ----------------------------------------------------------------------------- post-processing
+
+_PREAMBLE = re.compile(
+    r"^\s*(?:(?:sure|certainly|of course|absolutely|okay|ok)\s*[!,.:]\s*)+"
+    r"|^\s*(?:here(?:'s| is| are)|this is)\b[^:\n]{0,80}:\s*",
+    re.IGNORECASE,
+)
+_SALUTATION = re.compile(r"^\s*(?:dear|hi|hello|hey)\b[^,.!?\n]{0,40}[,.!]\s*", re.IGNORECASE)
+_LABEL = re.compile(
+    r"^\s*(?:sentence|answer|response|version|reply|email|message|text|output)\s*\d*\s*:\s*", re.I
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
+_QUOTES = "\"'“”‘’«»`"
+
+
+def _strip_lead_in(text: str) -> str:
+    for _ in range(3):
+        before = text
+        text = _PREAMBLE.sub("", text)
+        text = _LABEL.sub("", text)
+        text = _SALUTATION.sub("", text)
+        text = text.strip().strip(_QUOTES).strip()
+        if text == before:
+            break
+    return text
+
+
+def postprocess(
+    raw: str, max_sentences: int = 2, max_chars: int = guardrails.SLOT_MAX_CHARS, name: str = ""
+) -> str:
+    """Turn a raw completion into at most `max_sentences` clean, complete sentences.
+
+    `name` is the customer's first name: a leading "Ava, …" is dropped because the body greets them.
+    """
+    cleaned = re.sub(r"[*_#`>]+", "", raw.replace("\r", ""))  # markdown emphasis, headings, quotes
+    text = ""
+    for paragraph in re.split(r"\n\s*\n", cleaned):
+        text = _strip_lead_in(" ".join(paragraph.split()))
+        # Skip a paragraph that is only "Dear Ava," or a lead-in such as "Here is a new version:".
+        if text and not text.endswith(":"):
+            break
+    if name.strip():
+        text = re.sub(rf"^{re.escape(name.strip())}\s*[,:!]\s*", "", text, flags=re.IGNORECASE)
+    sentences = [s.strip().strip(_QUOTES).strip() for s in _SENTENCE_END.split(text) if s.strip()]
+    kept: list[str] = []
+    for sentence in sentences[:max_sentences]:
+        if not sentence.endswith((".", "!", "?")):
+            break  # cut off by max_tokens
+        if len(" ".join([*kept, sentence])) > max_chars:
+            break
+        kept.append(sentence)
+    if not kept:
+        return sentences[0] if sentences else ""  # let the guardrails say what is wrong with it
+    result = " ".join(kept)
+    return result[0].upper() + result[1:]
+
+
+# ----------------------------------------------------------------------------- generation
+
+
+def _seed(*parts: object) -> int:
+    return int(hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:8], 16)
+
+
+def _customer_texts(event: Any) -> tuple[str, ...]:
+    """The customer's own words in the event (message text, subject…): data for the echo check."""
+    if not isinstance(event, dict):
+        return ()
+    return tuple(v for v in event.values() if isinstance(v, str) and len(v.split()) >= 3)
+
+
+def _normal(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+@dataclass
+class _SlotOutcome:
+    text: str
+    from_model: bool
+    notes: dict[str, list[str]] = field(default_factory=dict)  # guardrail -> what it rejected
+
+
+@dataclass(frozen=True)
+class SlotJob:
+    """Everything needed to fill one slot: the chat messages, the fallback and the checks."""
+
+    name: str
+    messages: list[dict[str, str]]
+    default: str
+    check: guardrails.SlotCheckContext
+
+
+@dataclass(frozen=True)
+class PreparedCopy:
+    template: MessageTemplate
+    context: dict[str, Any]
+    jobs: tuple[SlotJob, ...]
+
+
+Relevance = Callable[[str, str], Awaitable[float]]
+"""Semantic similarity in [-1, 1] between a candidate and the template's default sentence."""
+
+
+class CopyGenerator:
+    """Renders a template and fills its slots with a SlotFiller, N variants per request."""
+
+    def __init__(
+        self,
+        library: TemplateLibrary,
+        filler: SlotFiller,
+        *,
+        max_tokens: int,
+        sensitive_words: Iterable[str] = (),
+        relevance: Relevance | None = None,
+        min_relevance: float = MIN_RELEVANCE,
+        backend: str = "local",
+        model_id: str = "smollm2-135m-instruct-q4_1",
+    ) -> None:
+        self.library = library
+        self.filler = filler
+        self.max_tokens = max_tokens
+        self.sensitive_words = tuple(w.lower() for w in sensitive_words)
+        self.relevance = relevance
+        self.min_relevance = min_relevance
+        self.backend = backend
+        self.model_id = model_id
+
+    def prepare(self, request: CopyRequest) -> PreparedCopy:
+        """Render prompts, defaults and guardrail context once per request (no model calls)."""
+        template = self.library.get(request.template)
+        if template.channel != request.channel:
+            raise CopyTemplateError(
+                f"template {request.template!r} is for {template.channel}, "
+                f"but the step sends {request.channel}"
+            )
+        context: dict[str, Any] = {
+            **request.context,
+            "customer": request.context.get("customer") or {},
+            "event": request.context.get("event") or {},
+            "steps": request.context.get("steps") or {},
+            "brief": request.brief or "",
+            "channel": request.channel,
+        }
+        offer = template.render_block("offer", context) if template.has_offer else None
+        system = self.library.render_prompt("system.j2", {**context, "offer": offer})
+        base = guardrails.SlotCheckContext(
+            sensitive_words=self.sensitive_words,
+            customer_texts=_customer_texts(context["event"]),
+            offer=offer,
+            max_chars=self._slot_budget(template, context),
+            prompt_texts=(system,),
+            customer_name=str(context["customer"].get("first_name") or ""),
+        )
+        jobs = []
+        for slot in template.slots:
+            instruction = template.render_block(f"slot_{slot}", context)
+            template_words = template.render_block(f"slot_{slot}", {**context, "_hide_data": True})
+            default = template.render_block(f"default_{slot}", context)
+            user = self.library.render_prompt("slot.j2", {"instruction": instruction, "example": default})
+            jobs.append(
+                SlotJob(
+                    name=slot,
+                    messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+                    default=default,
+                    check=dataclasses.replace(
+                        base,
+                        given_facts=" ".join((system, template_words, default, offer or "")),
+                        we_voice=not guardrails.uses_first_person(default),
+                    ),
+                )
+            )
+        return PreparedCopy(template=template, context=context, jobs=tuple(jobs))
+
+    async def generate(self, request: CopyRequest) -> CopyResult:
+        prepared = self.prepare(request)
+        identity = (
+            request.template,
+            prepared.context["customer"].get("id", ""),
+            prepared.context["event"].get("message_id", ""),
+        )
+        tokens = 0
+        variants: list[CopyVariant] = []
+        for index in range(request.variants):
+            outcomes: dict[str, _SlotOutcome] = {}
+            for job in prepared.jobs:
+                outcomes[job.name], used = await self.fill(job, variant=index, identity=identity)
+                tokens += used
+            variants.append(self._assemble(prepared, outcomes))
+        return CopyResult(
+            template=request.template,
+            variants=variants,
+            backend=self.backend,
+            model=self.model_id,
+            tokens=tokens,
+        )
+
+    def _slot_budget(self, template: MessageTemplate, context: dict[str, Any]) -> int:
+        """Characters each slot may use so the whole message stays within the channel's limit."""
+        if not template.slots:
+            return guardrails.SLOT_MAX_CHARS
+        skeleton = template.render_block("body", {**context, "slots": dict.fromkeys(template.slots, "")})
+        room = guardrails.BODY_LIMITS.get(template.channel, guardrails.BODY_LIMITS["email"]) - len(skeleton)
+        return max(0, min(guardrails.SLOT_MAX_CHARS, room // len(template.slots)))
+
+    async def check(self, text: str, job: SlotJob) -> guardrails.Report:
+        """All slot guardrails, plus semantic relevance to the default when an embedder is wired in."""
+        report = guardrails.check_slot(text, job.check)
+        if report.passed and self.relevance is not None:
+            similarity = await self.relevance(text, job.default)
+            if similarity < self.min_relevance:
+                report.findings.append(
+                    guardrails.Finding(
+                        "relevance", f"off-topic (similarity {similarity:.2f} to the template's sentence)"
+                    )
+                )
+        return report
+
+    async def fill(
+        self, job: SlotJob, *, variant: int = 0, identity: tuple[object, ...] = ()
+    ) -> tuple[_SlotOutcome, int]:
+        """Model text for one slot: first try, one retry, then the template default."""
+        notes: dict[str, list[str]] = {}
+        tokens = 0
+        for attempt in range(ATTEMPTS_PER_SLOT):
+            temperature = min(0.9, BASE_TEMPERATURE + 0.15 * variant + 0.1 * attempt)
+            completion = await self.filler(
+                job.messages,
+                seed=_seed(*identity, job.name, variant, attempt),
+                temperature=temperature,
+                max_tokens=self.max_tokens,
+            )
+            tokens += completion.tokens
+            text = postprocess(
+                completion.text, max_chars=max(job.check.max_chars, 1), name=job.check.customer_name
+            )
+            report = await self.check(text, job)
+            if report.passed:
+                # A verbatim copy of the default is the default: report it honestly as template copy.
+                return _SlotOutcome(text, _normal(text) != _normal(job.default), notes), tokens
+            for finding in report.findings:
+                notes.setdefault(finding.check, []).append(f"attempt {attempt + 1}: {finding.problem}")
+        return _SlotOutcome(job.default, False, notes), tokens
+
+    def _assemble(self, prepared: PreparedCopy, outcomes: dict[str, _SlotOutcome]) -> CopyVariant:
+        template = prepared.template
+        render_ctx = {**prepared.context, "slots": {name: o.text for name, o in outcomes.items()}}
+        has_subject = "subject" in template.template.blocks and template.channel != "sms"
+        subject = " ".join(template.render_block("subject", render_ctx).split()) if has_subject else None
+        body = _tidy(template.render_block("body", render_ctx))
+        final = guardrails.check_message(template.channel, subject, body, self.sensitive_words)
+        verdicts = []
+        for name in guardrails.SLOT_CHECKS:
+            problems = [f.problem for f in final.findings if f.check == name]
+            history = [
+                f"{slot} ({'retried' if o.from_model else 'used the default'}): {'; '.join(o.notes[name])}"
+                for slot, o in outcomes.items()
+                if name in o.notes
+            ]
+            verdicts.append(
+                GuardrailVerdict(name=name, passed=not problems, detail=" | ".join(problems + history))
+            )
+        from_model = any(o.from_model for o in outcomes.values())
+        return CopyVariant(
+            subject=subject,
+            body=body,
+            channel=template.channel,  # type: ignore[arg-type]
+            source="model" if from_model else "template_default",
+            guardrails=verdicts,
+        )

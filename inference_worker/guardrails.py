@@ -1,0 +1,315 @@
+"""Content guardrails for generated copy.
+
+A small model writes fluent nonsense now and then; these checks decide whether its text may
+reach a customer. Each check returns a reason string when the text fails (None when it passes),
+so the copy generator can retry a slot, fall back to the template default, and report verdicts.
+Pure functions, no model: unit-testable and cheap.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+# Hard limits per channel (characters). SMS: two concatenated segments; email subject: what inbox
+# previews show before truncating; push: what iOS/Android show without expanding.
+BODY_LIMITS = {"email": 5000, "sms": 320, "push": 240, "webhook": 5000}
+SUBJECT_LIMITS = {"email": 90, "push": 65}
+SLOT_MAX_CHARS = 280  # one or two sentences
+SLOT_MIN_WORDS = 3
+ECHO_WORDS = 6  # this many consecutive words copied from the customer's message = echo
+
+_PLACEHOLDER = re.compile(
+    r"\{\{|\}\}|\{%|%\}|\{[A-Za-z_ ]{1,30}\}"  # Jinja or format-string leftovers
+    r"|\[[A-Za-z][A-Za-z _'.-]{0,30}\]|<[A-Za-z][A-Za-z _]{0,30}>|\bX{3,}\b"  # [Name], <First name>, XXX
+)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?:\+|\b)\d[\d\s().-]{5,}\d\b")
+_URL = re.compile(r"\bhttps?://|\bwww\.|\b[\w-]+\.(?:com|net|org|io|co|shop)\b", re.IGNORECASE)
+_INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(?:instruction|prompt|rule|above|previous|prior)s?\b"
+    r"|\b(?:system|developer)\s+(?:prompt|message|mode)\b"
+    r"|\byou\s+are\s+now\b|\bact\s+as\b|\bpretend\s+(?:to\s+be|you)\b|\bjailbreak\b"
+    r"|\b(?:new|real|actual)\s+instructions?\b|\breveal\b[^.!?\n]{0,30}\b(?:prompt|instructions?)\b",
+    re.IGNORECASE,
+)
+_PROMISE = re.compile(
+    r"\brefund|\bmoney\s+back\b|\breimburse|\bcompensat|\bcomplimentary\b|\bfree\s+(?:of\s+charge|replacement|upgrade)\b"
+    r"|\bwe\s+(?:will|'ll)\s+(?:pay|cover)\b",
+    re.IGNORECASE,
+)
+_DISCOUNT = re.compile(
+    r"\bdiscount|\bcoupon|\bvoucher|\bpromo(?:tion(?:al)?)?\s*code|\b\d+\s*%|\bpercent\b|\b\d+\s*(?:€|eur|euros?)\b"
+    r"|€\s*\d|\$\s*\d|\boff\s+your\b|\bfree\s+(?:shipping|delivery|gift)\b|\bsale\b|\bcheaper\b",
+    re.IGNORECASE,
+)
+_AMOUNT = re.compile(
+    r"\d+(?:[.,]\d+)?\s*%|[€$£]\s*\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?\s*(?:€|eur\b|euros?\b)", re.IGNORECASE
+)
+_OFF_BRAND = re.compile(
+    r"\bas an ai\b|\blanguage model\b|\bI(?:'m| am) (?:just )?an? (?:AI|assistant|bot)\b"
+    r"|\bI (?:cannot|can't|can not) (?:help|assist|write|do)\b|\bsorry, but I\b"
+    r"|^\s*(?:dear|hi|hello|hey)\b|\b(?:best regards|kind regards|sincerely|yours truly)\b"
+    r"|\bsubject:|#\w|[\U0001F300-\U0001FAFF\u2600-\u27BF]"
+    # the model talking about its task instead of doing it, or about the customer in the third person
+    r"|\b(?:re-?phrase|re-?word(?:ing)?|re-?write|different words|wording|my version|(?:this|the|a) sentence"
+    r"|the example|(?:this|my|the) version|chatbot|the customer(?:'s)?|the recipient)\b"
+    # we write to consumers about their home, not about "your company"; quotes mean the model is quoting
+    r"|\b(?:a|your|our|my) (?:company|business|customers|customer service)\b|\byour team\b|\bwe love you\b"
+    r"|\bsorry for your (?:mistake|patience)\b"
+    r"|[\"“”]",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_CODE = re.compile(r"\b[A-Z]{3,}\d+[A-Z\d]*\b")
+_SHOUT = re.compile(r"\b[A-Z]{3,}\b")  # all-caps words: codes, acronyms, shouting
+# A capitalised word that does not start a sentence (names of people, places, products, shows).
+_PROPER_NOUN = re.compile(r"(?<![.!?:]\s)(?<!^)(?<![.!?:\"“])\b(?!I\b|I'|I’)([A-Z][a-zà-ÿ]+)\b")
+
+
+@dataclass(frozen=True)
+class SlotCheckContext:
+    """What a slot check needs to know besides the text itself."""
+
+    sensitive_words: tuple[str, ...] = ()
+    customer_texts: tuple[str, ...] = ()  # the customer's own words (data, never instructions)
+    offer: str | None = None  # the template's offer; None = no discounts allowed
+    max_chars: int = SLOT_MAX_CHARS
+    prompt_texts: tuple[str, ...] = ()  # the system prompt: must not leak into the copy
+    given_facts: str = ""  # everything the model was told (prompt, instruction, example, offer)
+    customer_name: str = ""
+    we_voice: bool = False  # the template speaks as "we" only: "I"/"my" would be off-voice
+
+
+@dataclass
+class Finding:
+    check: str
+    problem: str
+
+
+@dataclass
+class Report:
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.findings
+
+    def summary(self) -> str:
+        return "; ".join(f"{f.check}: {f.problem}" for f in self.findings)
+
+
+@lru_cache(maxsize=8)
+def load_sensitive_words(path: Path) -> tuple[str, ...]:
+    """Entries of the sensitive-word file, lower-cased, comments and blanks skipped."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return tuple(line.strip().lower() for line in lines if line.strip() and not line.lstrip().startswith("#"))
+
+
+def _words_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not words:
+        return None
+    alternatives = sorted((re.escape(w) for w in words), key=len, reverse=True)
+    return re.compile(r"(?<![\w-])(?:" + "|".join(alternatives) + r")(?![\w-])", re.IGNORECASE)
+
+
+_compiled_words = lru_cache(maxsize=8)(_words_pattern)
+
+
+def sensitive_word(text: str, words: tuple[str, ...]) -> str | None:
+    pattern = _compiled_words(words)
+    match = pattern.search(text) if pattern else None
+    return f"contains sensitive word {match.group(0).lower()!r}" if match else None
+
+
+def placeholder(text: str) -> str | None:
+    match = _PLACEHOLDER.search(text)
+    return f"leftover placeholder {match.group(0)!r}" if match else None
+
+
+def contact_details(text: str) -> str | None:
+    if _EMAIL.search(text):
+        return "contains an email address"
+    for match in _PHONE.finditer(text):
+        if sum(ch.isdigit() for ch in match.group(0)) >= 7:
+            return "contains a phone number"
+    if _URL.search(text):
+        return "contains a link"
+    return None
+
+
+def looks_like_injection(text: str) -> bool:
+    """True when text tries to give the writer instructions ("ignore previous instructions" …)."""
+    return bool(_INJECTION.search(text))
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def echoes(text: str, sources: Iterable[str], n: int = ECHO_WORDS) -> bool:
+    """True when text copies n consecutive words from any source (the customer's message)."""
+    words = _words(text)
+    grams = {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+    for source in sources:
+        src = _words(source)
+        if any(tuple(src[i : i + n]) in grams for i in range(len(src) - n + 1)):
+            return True
+    return False
+
+
+def injection(text: str, customer_texts: Iterable[str]) -> str | None:
+    if looks_like_injection(text):
+        return "repeats instructions aimed at the writer"
+    if echoes(text, customer_texts):
+        return "copies the customer's message"
+    return None
+
+
+def prompt_leak(text: str, prompts: Iterable[str]) -> str | None:
+    return "repeats the writing instructions" if echoes(text, prompts, n=6) else None
+
+
+def invented_facts(text: str, given: str) -> str | None:
+    """Numbers, codes and names the model was not given are made up (prices, dates, people, places)."""
+    given_numbers = set(_NUMBER.findall(given))
+    for number in _NUMBER.findall(text):
+        if number not in given_numbers:
+            return f"mentions {number!r}, which the template did not provide"
+    for code in _CODE.findall(text):
+        if code not in given:
+            return f"mentions code {code!r}, which the template did not provide"
+    given_words = {w.lower() for w in re.findall(r"[^\W\d_]+", given)}
+    for match in _PROPER_NOUN.finditer(text):
+        if match.group(1).lower() not in given_words:
+            return f"mentions {match.group(1)!r}, a name the template did not provide"
+    for word in _SHOUT.findall(text):
+        if word.lower() not in given_words:
+            return f"mentions {word!r}, which the template did not provide"
+    return None
+
+
+def third_person(text: str, name: str) -> str | None:
+    """Copy speaks to the customer ("you"), never about them ("Ava is …", "thanks to Ava")."""
+    if not name.strip():
+        return None
+    n = re.escape(name.strip())
+    about = re.compile(
+        rf"\b{n}(?:'s|’s|\s+(?:is|was|has|had|will|would|can|could|does|did|loves|likes|wants|needs)\b)"
+        rf"|\b(?:to|for|of|about|with|from|at|by|and|that|when|because|dear)\s+{n}\b"
+        r"|\bthey(?:'re| are) (?:happy|glad)\b|\bthey (?:might|would|will|may) (?:like|love|enjoy)\b",
+        re.IGNORECASE,
+    )
+    match = about.search(text)
+    return f"talks about the customer instead of to them ({match.group(0)!r})" if match else None
+
+
+def promise(text: str) -> str | None:
+    match = _PROMISE.search(text)
+    return f"promises something we cannot ({match.group(0)!r})" if match else None
+
+
+def offer_terms(text: str, offer: str | None) -> str | None:
+    """No discounts unless the template has an offer; then only the offer's own amounts."""
+    if offer is None:
+        match = _DISCOUNT.search(text)
+        return (
+            f"mentions a discount ({match.group(0).strip()!r}) but the template has no offer"
+            if match
+            else None
+        )
+    allowed = {re.sub(r"\s", "", a).lower() for a in _AMOUNT.findall(offer)}
+    for amount in _AMOUNT.findall(text):
+        if re.sub(r"\s", "", amount).lower() not in allowed:
+            return f"mentions {amount.strip()!r}, which is not the template's offer"
+    return None
+
+
+def off_brand(text: str) -> str | None:
+    match = _OFF_BRAND.search(text)
+    return f"off-brand phrasing {match.group(0).strip()!r}" if match else None
+
+
+_FIRST_PERSON = re.compile(r"\bI(?:['’](?:m|ve|d|ll))?\b|\b(?i:me|my|mine|myself)\b")
+
+
+def voice(text: str, we_voice: bool) -> str | None:
+    """Team-signed templates speak as "we"; a model text in the first person singular is off-voice."""
+    match = _FIRST_PERSON.search(text) if we_voice else None
+    return f"speaks as {match.group(0)!r} but this message speaks as 'we'" if match else None
+
+
+def uses_first_person(text: str) -> bool:
+    return bool(_FIRST_PERSON.search(text))
+
+
+def complete(text: str) -> str | None:
+    if len(_words(text)) < SLOT_MIN_WORDS:
+        return "too short"
+    if not text.rstrip().endswith((".", "!", "?")):
+        return "unfinished sentence"
+    return None
+
+
+def check_slot(text: str, ctx: SlotCheckContext) -> Report:
+    """All checks for one model-written slot text; every failing check is reported."""
+    checks: list[tuple[str, Callable[[], str | None]]] = [
+        ("complete", lambda: complete(text)),
+        ("length", lambda: f"{len(text)} chars > {ctx.max_chars}" if len(text) > ctx.max_chars else None),
+        ("placeholders", lambda: placeholder(text)),
+        ("sensitive_words", lambda: sensitive_word(text, ctx.sensitive_words)),
+        ("contact_details", lambda: contact_details(text)),
+        ("injection", lambda: injection(text, ctx.customer_texts) or prompt_leak(text, ctx.prompt_texts)),
+        ("facts", lambda: invented_facts(text, ctx.given_facts)),
+        ("promises", lambda: promise(text)),
+        ("offers", lambda: offer_terms(text, ctx.offer)),
+        (
+            "on_brand",
+            lambda: off_brand(text) or third_person(text, ctx.customer_name) or voice(text, ctx.we_voice),
+        ),
+    ]
+    report = Report()
+    for name, check in checks:
+        problem = check()
+        if problem:
+            report.findings.append(Finding(name, problem))
+    return report
+
+
+def check_message(channel: str, subject: str | None, body: str, words: tuple[str, ...]) -> Report:
+    """Checks on the assembled message (fixed brand copy included): limits, placeholders, words."""
+    report = Report()
+    body_limit = BODY_LIMITS.get(channel, BODY_LIMITS["email"])
+    if len(body) > body_limit:
+        report.findings.append(Finding("length", f"{channel} body is {len(body)} chars > {body_limit}"))
+    subject_limit = SUBJECT_LIMITS.get(channel)
+    if subject is not None and subject_limit and len(subject) > subject_limit:
+        report.findings.append(Finding("length", f"subject is {len(subject)} chars > {subject_limit}"))
+    if channel == "email" and not (subject or "").strip():
+        report.findings.append(Finding("length", "email needs a subject"))
+    if not body.strip():
+        report.findings.append(Finding("length", "empty body"))
+    for part in (subject or "", body):
+        if problem := placeholder(part):
+            report.findings.append(Finding("placeholders", problem))
+        if problem := sensitive_word(part, words):
+            report.findings.append(Finding("sensitive_words", problem))
+    return report
+
+
+SLOT_CHECKS = (
+    "complete",
+    "length",
+    "placeholders",
+    "sensitive_words",
+    "contact_details",
+    "injection",
+    "facts",
+    "promises",
+    "offers",
+    "on_brand",
+    "relevance",  # semantic, computed by the copy generator with the embedding model
+)
