@@ -99,9 +99,8 @@ def test_unreachable_step_and_spinning_loop():
 
 def test_missing_template():
     [problem] = problems(SOURCE.replace("template: email/answer", "template: email/answerz"))
-    assert (
-        "step 'answer'" in problem and "template 'email/answerz' not found; available: email/answer" in problem
-    )
+    assert "step 'answer'" in problem
+    assert "template 'email/answerz' not found; available: email/answer" in problem
 
 
 def test_yaml_syntax_error_has_a_line():
