@@ -31,7 +31,9 @@ async def test_console_tracing_exports_a_span_for_a_journey_start(env, capfd):
     spec = parse_journey(SPEC)
     handle = await client.start_workflow(
         JourneyWorkflow.run,
-        JourneyInput(spec=spec, spec_hash="h", customer_id="c", entry_key="", trigger=CustomerEvent(name="go")),
+        JourneyInput(
+            spec=spec, spec_hash="h", customer_id="c", entry_key="", trigger=CustomerEvent(name="go")
+        ),
         id=f"traced-{uuid.uuid4()}",
         task_queue=f"nobody-polls-{uuid.uuid4()}",
     )
