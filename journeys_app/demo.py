@@ -183,7 +183,7 @@ async def run_demo(settings: Settings, console: Console, *, as_json: bool = Fals
     if as_json:
         console.print_json(json.dumps({"runs": rows, "reviews": review_log, "temporal_ui": ui}, default=str))
     else:
-        console.print(_table(rows), width=max(console.width, 150))
+        Console(file=console.file, width=max(console.width, 150)).print(_table(rows))
         console.print(
             f"{len(rows)} runs in {time.monotonic() - began:.1f}s. Every run is in the Temporal UI: {ui}"
             " (while `journeys up` runs)."
