@@ -180,16 +180,7 @@ class JourneyService:
 
     async def _remember(self, workflow_id: str, inp: JourneyInput) -> None:
         """Record the run at once, so events sent right after the trigger find it."""
-        await queries.insert_run_if_absent(
-            self.sessionmaker,
-            workflow_id=workflow_id,
-            journey_id=inp.spec.id,
-            journey_version=inp.spec.version,
-            spec_hash=inp.spec_hash,
-            customer_id=inp.customer_id,
-            entry_key=inp.entry_key,
-            trigger_event=inp.trigger.name,
-        )
+        await queries.insert_run_if_absent(self.sessionmaker, inp.run_record(workflow_id))
 
     def handle(self, workflow_id: str) -> WorkflowHandle[JourneyWorkflow, Any]:
         return self.client.get_workflow_handle_for(JourneyWorkflow.run, workflow_id)

@@ -23,7 +23,6 @@ with workflow.unsafe.imports_passed_through():
         FinishRunRequest,
         LoadCustomerRequest,
         LoadCustomerResult,
-        RecordRunRequest,
         RecordStepRequest,
     )
     from workflows.expressions import ExpressionError
@@ -316,15 +315,7 @@ class JourneyWorkflow:
         self.customer = loaded.customer
         await workflow.execute_activity(
             RECORD_RUN,
-            RecordRunRequest(
-                workflow_id=self.workflow_id,
-                journey_id=inp.spec.id,
-                journey_version=inp.spec.version,
-                spec_hash=inp.spec_hash,
-                customer_id=inp.customer_id,
-                entry_key=inp.entry_key,
-                trigger_event=inp.trigger.name,
-            ),
+            inp.run_record(self.workflow_id),
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=RECORD_RETRY,
         )

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from activities.contracts import CustomerProfile
+from activities.contracts import CustomerProfile, RecordRunRequest
 from workflows.spec import JourneySpec
 
 MAX_TEXT = 8000
@@ -50,6 +50,17 @@ class JourneyInput(_Model):
     # Continue-as-new after this many steps even if the server has not suggested it yet.
     max_steps_per_run: int = Field(default=2000, ge=2)
     carried: Carried | None = None
+
+    def run_record(self, workflow_id: str) -> RecordRunRequest:
+        return RecordRunRequest(
+            workflow_id=workflow_id,
+            journey_id=self.spec.id,
+            journey_version=self.spec.version,
+            spec_hash=self.spec_hash,
+            customer_id=self.customer_id,
+            entry_key=self.entry_key,
+            trigger_event=self.trigger.name,
+        )
 
 
 class JourneyResult(_Model):

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from activities.contracts import CustomerProfile
+from activities.contracts import CustomerProfile, RecordRunRequest
 from journeys_app.db.customers import to_profile
 from journeys_app.db.engine import SessionMaker
 from journeys_app.db.schema import Customer, JourneyRun, Message, Review, StepResult, utcnow
@@ -173,16 +173,7 @@ async def get_review(sessionmaker: SessionMaker, review_id: str) -> ReviewRecord
 
 
 async def insert_run_if_absent(
-    sessionmaker: SessionMaker,
-    *,
-    workflow_id: str,
-    journey_id: str,
-    journey_version: int,
-    spec_hash: str,
-    customer_id: str,
-    entry_key: str = "",
-    trigger_event: str = "",
-    started_at: datetime | None = None,
+    sessionmaker: SessionMaker, run: RecordRunRequest, started_at: datetime | None = None
 ) -> bool:
     """Record a run the client has just started (status running). True if this call inserted it.
 
@@ -192,13 +183,7 @@ async def insert_run_if_absent(
         stmt = (
             insert_for(session, JourneyRun)
             .values(
-                workflow_id=workflow_id,
-                journey_id=journey_id,
-                journey_version=journey_version,
-                spec_hash=spec_hash,
-                customer_id=customer_id,
-                entry_key=entry_key,
-                trigger_event=trigger_event,
+                **run.model_dump(),
                 status="running",
                 path=[],
                 started_at=started_at or utcnow(),

@@ -391,15 +391,15 @@ async def test_insert_run_if_absent_and_list_runs(store: Store, acts: JourneyAct
     sm = store.sessionmaker
     base = datetime(2025, 1, 1, tzinfo=UTC)
     fields = {"journey_version": 1, "spec_hash": "h", "entry_key": "e", "trigger_event": "t"}
-    assert await queries.insert_run_if_absent(
-        sm, workflow_id="a", journey_id="j1", customer_id="c1", started_at=base, **fields
-    )
-    assert not await queries.insert_run_if_absent(
-        sm, workflow_id="a", journey_id="other", customer_id="c9", **fields
-    )
-    await queries.insert_run_if_absent(
-        sm, workflow_id="b", journey_id="j2", customer_id="c1", started_at=base + timedelta(1), **fields
-    )
+
+    def record(workflow_id: str, journey_id: str, customer_id: str) -> RecordRunRequest:
+        return RecordRunRequest(
+            workflow_id=workflow_id, journey_id=journey_id, customer_id=customer_id, **fields
+        )
+
+    assert await queries.insert_run_if_absent(sm, record("a", "j1", "c1"), started_at=base)
+    assert not await queries.insert_run_if_absent(sm, record("a", "other", "c9"))
+    await queries.insert_run_if_absent(sm, record("b", "j2", "c1"), started_at=base + timedelta(1))
     await run(acts.record_run, run_req("c", customer_id="c2"))  # the workflow's own record
     await run(acts.record_run, run_req("a", customer_id="c1"))  # after the client's: keeps running
     await run(acts.finish_run, FinishRunRequest(workflow_id="b", status="failed", outcome="e", path=[]))
