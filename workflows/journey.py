@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.spec import JourneySpec
     from workflows.steps import HANDLERS
+    from workflows.steps.base import Outcome
     from workflows.steps.review import validate_decision
 
 T = TypeVar("T")
@@ -113,15 +114,15 @@ class JourneyWorkflow:
                 return await self._finish("exited", f"exit_on:{self._exit_event}")
             if outcome is None:  # failed with on_error: fail
                 return await self._finish("failed", f"step_failed:{step.id}")
-            _, goto, end = outcome
             if self._is_decision_step(step):
                 self._decision_ready = True
-            if end:
-                return await self._finish("completed", end)
-            self._current = goto or self._next_of(step, order)
+            if outcome.end:
+                return await self._finish("completed", outcome.end)
+            self._current = outcome.goto or self._next_of(step, order)
         return await self._finish("completed", "completed")
 
-    async def _run_step(self, step: Any) -> tuple[dict[str, Any], str | None, str | None] | None:
+    async def _run_step(self, step: Any) -> Outcome | None:
+        """Run one step; None when it failed and its on_error says fail."""
         visit = self.visits.get(step.id, 0) + 1
         self.visits[step.id] = visit
         self.path.append(step.id)
@@ -138,13 +139,13 @@ class JourneyWorkflow:
             self.results[step.id] = {"error": error}
             await self._record_step(step, visit, "failed", {}, error, started)
             if step.on_error == "skip":
-                return {}, None, None
+                return Outcome()
             if step.on_error == "fail":
                 return None
-            return {}, step.on_error.goto, None
+            return Outcome(goto=step.on_error.goto)
         self.results[step.id] = outcome.result
         await self._record_step(step, visit, "completed", outcome.result, None, started)
-        return outcome.result, outcome.goto, outcome.end
+        return outcome
 
     def _next_of(self, step: Any, order: list[str]) -> str | None:
         if step.next:
