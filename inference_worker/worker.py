@@ -6,7 +6,6 @@ and a model outage delays inference steps instead of stopping journeys.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -72,9 +71,3 @@ async def inference_worker(
     finally:
         if owned:
             await backend.aclose()
-
-
-async def run_inference_worker(client: Client, settings: Settings) -> None:
-    """Serve until cancelled (Ctrl-C in the CLI); shuts the worker down gracefully."""
-    async with inference_worker(client, settings):
-        await asyncio.Event().wait()

@@ -249,7 +249,3 @@ class JourneySpec(_Model):
         """Hash of the canonical content: formatting and comments don't change it."""
         canonical = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
-def template_path_hint(name: str) -> str:
-    return f"templates/messages/{name}.j2"
