@@ -27,7 +27,9 @@ app = typer.Typer(
 review_app = typer.Typer(help="See and decide pending reviews of generated copy.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks; `--json` for machines.", no_args_is_help=True)
 app.add_typer(review_app, name="review")
+customers_app = typer.Typer(help="The customer records journeys read.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+app.add_typer(customers_app, name="customers")
 
 console = Console()
 err = Console(stderr=True)
@@ -341,6 +343,31 @@ async def _with_db(settings: Settings, action: Callable[[Any], Awaitable[T]]) ->
 
     async with open_database(settings) as (_, sessionmaker):
         return await action(sessionmaker)
+
+
+# --------------------------------------------------------------------------- customers
+@customers_app.command("import")
+def customers_import(
+    file: Annotated[
+        Path, typer.Argument(help="A .csv (header with an id column) or .jsonl file.", exists=True)
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Import or update customers. Bad rows are listed by line and the command exits 1; good rows are kept."""
+    from journeys_app.db.customer_import import read_customer_file
+    from journeys_app.db.customers import upsert_customers
+
+    settings = _settings()
+    report = read_customer_file(file)
+    written = _run(_with_db(settings, lambda sm: upsert_customers(sm, report.rows))) if report.rows else 0
+    if as_json:
+        _print_json({"imported": written, "rejected": [{"line": n, "error": m} for n, m in report.errors]})
+    else:
+        for line, message in report.errors:
+            err.print(f"[red]✗[/red] {file}:{line}: {message}", highlight=False, soft_wrap=True)
+        console.print(f"imported {written} customer(s), rejected {len(report.errors)} row(s)")
+    if report.errors:
+        raise typer.Exit(1)
 
 
 # --------------------------------------------------------------------------- reviews
