@@ -28,6 +28,8 @@ review_app = typer.Typer(help="See and decide pending reviews of generated copy.
 bench_app = typer.Typer(help="Benchmarks; `--json` for machines.", no_args_is_help=True)
 app.add_typer(review_app, name="review")
 customers_app = typer.Typer(help="The customer records journeys read.", no_args_is_help=True)
+db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
 app.add_typer(customers_app, name="customers")
 
@@ -343,6 +345,23 @@ async def _with_db(settings: Settings, action: Callable[[Any], Awaitable[T]]) ->
 
     async with open_database(settings) as (_, sessionmaker):
         return await action(sessionmaker)
+
+
+# --------------------------------------------------------------------------- store
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision (default: the newest).")] = "head",
+) -> None:
+    """Bring the store (DATABASE_URL, else the SQLite file in the state folder) to a schema revision."""
+    from journeys_app.db.migrate import current_revision, upgrade_database
+
+    settings = _settings()
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+    before = current_revision(url)
+    upgrade_database(url, revision)
+    console.print(f"store at revision {current_revision(url)} (was {before or 'empty'})")
 
 
 # --------------------------------------------------------------------------- customers

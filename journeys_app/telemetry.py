@@ -16,7 +16,7 @@ def setup_logging(settings: Settings) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("httpx", "sentence_transformers", "temporalio.activity"):
+    for noisy in ("httpx", "sentence_transformers", "temporalio.activity", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

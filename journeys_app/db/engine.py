@@ -22,8 +22,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from journeys_app.db.schema import Base
-
 if TYPE_CHECKING:
     from journeys_app.settings import Settings
 
@@ -85,9 +83,10 @@ def session_factory(engine: AsyncEngine) -> SessionMaker:
 
 
 async def init_db(engine: AsyncEngine) -> None:
-    """Create missing tables. Stand-in until migrations manage the schema."""
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+    """Bring the store to the latest migration (a database made by `create_all` is stamped first)."""
+    from journeys_app.db.migrate import upgrade_engine  # migrate imports this module
+
+    await upgrade_engine(engine)
 
 
 @asynccontextmanager
