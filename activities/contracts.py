@@ -17,6 +17,7 @@ RECORD_RUN = "record_run"
 RECORD_STEP = "record_step"
 FINISH_RUN = "finish_run"
 RECORD_REVIEW = "record_review"
+RECORD_DEAD_LETTER = "record_dead_letter"
 SEND_MESSAGE = "send_message"
 UPDATE_PROFILE = "update_profile"
 NOTIFY = "notify"
@@ -92,6 +93,19 @@ class RecordReviewRequest(_Contract):
     chosen_variant: int | None = None
     edited_body: str | None = None
     reason: str | None = None
+
+
+class RecordDeadLetterRequest(_Contract):
+    """A step that failed for good and waits for an operator (retry or discard)."""
+
+    workflow_id: str
+    step_id: str
+    visit: int
+    customer_id: str
+    journey_id: str
+    error: str
+    status: Literal["open", "retried", "discarded"]
+    operator: str | None = None
 
 
 class SendRequest(_Contract):

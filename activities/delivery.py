@@ -12,8 +12,10 @@ from temporalio import activity
 
 from activities.base import StoreActivityBase
 from activities.contracts import SEND_MESSAGE, SendRequest, SendResult
+from journeys_app.db.audit import audit_entry, write_audit
 from journeys_app.db.schema import Customer, Message, utcnow
 from journeys_app.db.sql import insert_for
+from journeys_app.masking import mask_email, mask_phone
 
 
 def consent_decision(req: SendRequest, consent: dict[str, bool] | None) -> tuple[str, str | None]:
@@ -27,12 +29,36 @@ def consent_decision(req: SendRequest, consent: dict[str, bool] | None) -> tuple
     return "queued", None
 
 
+def recipient(req: SendRequest, email: str | None, phone: str | None) -> str:
+    """Who a message goes to, masked for the audit log: `c***@example.com`, `138****5678`, or the id."""
+    if req.channel == "email" and email:
+        return mask_email(email)
+    if req.channel == "sms" and phone:
+        return mask_phone(phone)
+    return f"customer {req.customer_id}"
+
+
+def send_summary(req: SendRequest, to: str, reason: str | None) -> str:
+    text = f"{req.channel} to {to}: {req.subject or req.body[:80]}"
+    return text + (f" (suppressed: {reason})" if reason else "")
+
+
 class DeliveryActivities(StoreActivityBase):
     @activity.defn(name=SEND_MESSAGE)
     async def send_message(self, req: SendRequest) -> SendResult:
-        """Insert the message under its idempotency key; a repeat returns the first row."""
+        """Insert the message under its idempotency key; a repeat returns the first row.
+
+        The first insert also writes the `send` (or `send_suppressed`) audit entry, in its transaction.
+        """
         async with self.sessionmaker() as session:
-            consent = await session.scalar(select(Customer.consent).where(Customer.id == req.customer_id))
+            contact = (
+                await session.execute(
+                    select(Customer.consent, Customer.email, Customer.phone).where(
+                        Customer.id == req.customer_id
+                    )
+                )
+            ).first()
+        consent, email, phone = contact if contact is not None else (None, None, None)
         status, reason = consent_decision(req, consent)
         async with self.sessionmaker() as session, session.begin():
             stmt = (
@@ -43,6 +69,26 @@ class DeliveryActivities(StoreActivityBase):
             )
             row = (await session.execute(stmt)).first()
             duplicate = row is None
+            if not duplicate:
+                await write_audit(
+                    session,
+                    **audit_entry(
+                        f"journey:{req.workflow_id}",
+                        "send" if status == "queued" else "send_suppressed",
+                        input=req.model_dump(mode="json"),
+                        output_summary=send_summary(req, recipient(req, email, phone), reason),
+                        customer_id=req.customer_id,
+                        workflow_id=req.workflow_id,
+                        subject=req.step_id,
+                        details={
+                            "channel": req.channel,
+                            "category": req.category,
+                            "source": req.source,
+                            "status": status,
+                            "idempotency_key": req.idempotency_key,
+                        },
+                    ),
+                )
             if row is None:
                 row = (
                     await session.execute(

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from activities.dead_letters import DeadLetterActivities
 from activities.delivery import DeliveryActivities
 from activities.notify import NotifyActivities
 from activities.profile import ProfileActivities
 from activities.store import StoreActivities
 
 
-class JourneyActivities(StoreActivities, DeliveryActivities, ProfileActivities, NotifyActivities):
+class JourneyActivities(
+    StoreActivities, DeliveryActivities, ProfileActivities, NotifyActivities, DeadLetterActivities
+):
     """`JourneyActivities(sessionmaker, settings)`; register `.all()` with the journey worker."""
 
     def all(self) -> list[Callable[..., Any]]:
@@ -25,4 +28,5 @@ class JourneyActivities(StoreActivities, DeliveryActivities, ProfileActivities, 
             self.send_message,
             self.update_profile,
             self.notify,
+            self.record_dead_letter,
         ]

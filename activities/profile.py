@@ -8,6 +8,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.base import StoreActivityBase
 from activities.contracts import UPDATE_PROFILE, UpdateProfileRequest, UpdateProfileResult
+from journeys_app.db.audit import audit_entry, write_audit
 from journeys_app.db.customers import to_profile
 from journeys_app.db.schema import AppliedEffect, Customer, utcnow
 from journeys_app.db.sql import insert_for
@@ -24,6 +25,18 @@ def apply_update(customer: Customer, req: UpdateProfileRequest) -> None:
     customer.updated_at = utcnow()
 
 
+def consent_changes(old: dict[str, bool] | None, new: dict[str, bool]) -> dict[str, dict[str, bool | None]]:
+    """Per channel whose consent the update changes: {"old": …, "new": …} (old None: never given)."""
+    old = old or {}
+    return {ch: {"old": old.get(ch), "new": v} for ch, v in new.items() if old.get(ch) != v}
+
+
+def workflow_of(key: str) -> str | None:
+    """The workflow id in an effect key `<workflow id>:<step id>:<visit>`; None for other keys."""
+    parts = key.rsplit(":", 2)
+    return parts[0] if len(parts) == 3 else None
+
+
 class ProfileActivities(StoreActivityBase):
     @activity.defn(name=UPDATE_PROFILE)
     async def update_profile(self, req: UpdateProfileRequest) -> UpdateProfileResult:
@@ -32,7 +45,8 @@ class ProfileActivities(StoreActivityBase):
         The key is claimed in `applied_effects` in the same transaction as the change, and that
         INSERT is the transaction's first statement: it takes SQLite's write lock and, on
         PostgreSQL, makes a concurrent duplicate wait for this commit and then see the claim.
-        An unknown customer is created, so an opt-out is never lost.
+        An unknown customer is created, so an opt-out is never lost. A consent change writes a
+        `consent_change` audit entry in the same transaction.
         """
         async with self.sessionmaker() as session, session.begin():
             claim = (
@@ -70,6 +84,23 @@ class ProfileActivities(StoreActivityBase):
                     non_retryable=True,
                 )
             if fresh:
+                changes = consent_changes(customer.consent, req.consent)
                 apply_update(customer, req)
+                if changes:
+                    workflow_id = workflow_of(req.idempotency_key)
+                    await write_audit(
+                        session,
+                        **audit_entry(
+                            f"journey:{workflow_id}" if workflow_id else "update_profile",
+                            "consent_change",
+                            input=req.model_dump(mode="json"),
+                            output_summary="consent "
+                            + ", ".join(f"{ch}: {c['old']}→{c['new']}" for ch, c in changes.items()),
+                            customer_id=req.customer_id,
+                            workflow_id=workflow_id,
+                            subject=req.idempotency_key,
+                            details={"consent": changes},
+                        ),
+                    )
             profile = to_profile(customer)
         return UpdateProfileResult(customer=profile)

@@ -1,14 +1,17 @@
 """Activities that record what a journey did: runs, step results, reviews; and load customers.
 
-Every write is one INSERT … ON CONFLICT statement, so a retried or duplicated activity converges
-on the same row instead of failing or adding a second one.
+Every write is INSERT … ON CONFLICT, so a retried or duplicated activity converges on the same row
+instead of failing or adding a second one. An insert-if-absent comes first: it tells a first write
+from a repeat, and only a first write (or a real status change) adds its audit entry.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy import case, func, literal, null, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -27,6 +30,7 @@ from activities.contracts import (
     RecordRunRequest,
     RecordStepRequest,
 )
+from journeys_app.db.audit import audit_entry, write_audit
 from journeys_app.db.customers import to_profile
 from journeys_app.db.schema import Customer, JourneyRun, Review, StepResult, UtcDateTime, utcnow
 from journeys_app.db.sql import insert_for
@@ -34,6 +38,8 @@ from journeys_app.db.sql import insert_for
 log = logging.getLogger(__name__)
 
 DECIDED_STATUSES = frozenset({"approved", "edited", "rejected", "timed_out"})
+AUDITED_REVIEW_STATUSES = DECIDED_STATUSES | {"escalated"}
+MODEL_STEP_TYPES = frozenset({"classify_intent", "score", "generate_copy"})
 # For each new review status, the stored statuses it may replace (itself included, for retries).
 # Anything else is a stale write (e.g. a late retry of "pending" after the decision) and is ignored.
 REVIEW_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -41,6 +47,35 @@ REVIEW_TRANSITIONS: dict[str, frozenset[str]] = {
     "escalated": frozenset({"pending", "escalated"}),
     **{s: frozenset({"pending", "escalated", s}) for s in DECIDED_STATUSES},
 }
+
+
+def model_call_summary(step_type: str, result: dict[str, Any]) -> str:
+    """One line about a model step's output: `complaint 0.87 negative/high`, `customer_value vip 0.98`,
+    `2 variants (model, template_default)`."""
+    if step_type == "classify_intent":
+        text = (
+            f"{result.get('label')} {float(result.get('confidence') or 0):.2f} "
+            f"{result.get('sentiment')}/{result.get('urgency')}"
+        )
+    elif step_type == "score":
+        text = f"{result.get('kind')} {result.get('band')} {float(result.get('value') or 0):.2f}"
+    else:
+        variants = result.get("variants") or []
+        sources = ", ".join(str(v.get("source")) for v in variants if isinstance(v, dict))
+        text = f"{len(variants)} variant{'' if len(variants) == 1 else 's'} ({sources})"
+    return text + (" (degraded)" if result.get("degraded") else "")
+
+
+def review_summary(req: RecordReviewRequest) -> str:
+    by = req.reviewer or "system"
+    text = f"review {req.review_id} {req.status} by {by}"
+    if req.chosen_variant is not None:
+        text += f", variant {req.chosen_variant}"
+    if req.edited_body:
+        text += f"; edited: {req.edited_body[:200]}"
+    if req.reason:
+        text += f"; reason: {req.reason}"
+    return text
 
 
 class StoreActivities(StoreActivityBase):
@@ -59,34 +94,92 @@ class StoreActivities(StoreActivityBase):
         run, so its status, outcome, path and times start over."""
         table = JourneyRun.__table__
         async with self.sessionmaker() as session, session.begin():
-            stmt = insert_for(session, JourneyRun).values(
-                **req.model_dump(), status="running", path=[], started_at=utcnow()
-            )
-            ex = stmt.excluded
-            same_run = table.c.status == "running"
-            await session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["workflow_id"],
-                    set_={
-                        "journey_id": ex.journey_id,
-                        "journey_version": ex.journey_version,
-                        "spec_hash": ex.spec_hash,
-                        "customer_id": ex.customer_id,
-                        "entry_key": ex.entry_key,
-                        "trigger_event": ex.trigger_event,
-                        "status": "running",
-                        "started_at": case((same_run, table.c.started_at), else_=ex.started_at),
-                        "outcome": case((same_run, table.c.outcome), else_=null()),
-                        "path": case((same_run, table.c.path), else_=ex.path),
-                        "finished_at": case((same_run, table.c.finished_at), else_=null()),
-                    },
+            values = {**req.model_dump(), "status": "running", "path": [], "started_at": utcnow()}
+            # Insert-if-absent first: it tells a new run from a retry (and takes SQLite's write lock).
+            fresh = (
+                await session.execute(
+                    insert_for(session, JourneyRun)
+                    .values(**values)
+                    .on_conflict_do_nothing(index_elements=["workflow_id"])
+                    .returning(JourneyRun.workflow_id)
                 )
+            ).first() is not None
+            restarted = False
+            if not fresh:
+                previous = await session.scalar(
+                    select(JourneyRun.status)
+                    .where(JourneyRun.workflow_id == req.workflow_id)
+                    .with_for_update()
+                )
+                restarted = previous != "running"
+                await self._upsert_run(session, table, values)
+            if fresh or restarted:
+                await write_audit(
+                    session,
+                    **audit_entry(
+                        f"journey:{req.workflow_id}",
+                        "journey_started",
+                        input=req.model_dump(mode="json"),
+                        output_summary=(
+                            f"{req.journey_id} v{req.journey_version} ({req.spec_hash}) "
+                            f"started by {req.trigger_event or 'a direct start'}"
+                        ),
+                        customer_id=req.customer_id,
+                        workflow_id=req.workflow_id,
+                        subject=f"{req.journey_id} v{req.journey_version}",
+                        details={
+                            "journey_id": req.journey_id,
+                            "journey_version": req.journey_version,
+                            "spec_hash": req.spec_hash,
+                            "entry_key": req.entry_key,
+                            "trigger_event": req.trigger_event,
+                        },
+                    ),
+                )
+
+    @staticmethod
+    async def _upsert_run(session: AsyncSession, table: Any, values: dict[str, Any]) -> None:
+        """The upsert of an existing run row: a finished run's row starts over, a running one is kept."""
+        stmt = insert_for(session, JourneyRun).values(**values)
+        ex = stmt.excluded
+        same_run = table.c.status == "running"
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["workflow_id"],
+                set_={
+                    "journey_id": ex.journey_id,
+                    "journey_version": ex.journey_version,
+                    "spec_hash": ex.spec_hash,
+                    "customer_id": ex.customer_id,
+                    "entry_key": ex.entry_key,
+                    "trigger_event": ex.trigger_event,
+                    "status": "running",
+                    "started_at": case((same_run, table.c.started_at), else_=ex.started_at),
+                    "outcome": case((same_run, table.c.outcome), else_=null()),
+                    "path": case((same_run, table.c.path), else_=ex.path),
+                    "finished_at": case((same_run, table.c.finished_at), else_=null()),
+                },
             )
+        )
 
     @activity.defn(name=RECORD_STEP)
     async def record_step(self, req: RecordStepRequest) -> None:
-        """Upsert the result of one step visit, keyed by (workflow_id, step_id, visit)."""
+        """Upsert the result of one step visit, keyed by (workflow_id, step_id, visit).
+
+        A model step's first write also writes its `model_call` audit entry; a retry does not.
+        """
         async with self.sessionmaker() as session, session.begin():
+            fresh = (
+                await session.execute(
+                    insert_for(session, StepResult)
+                    .values(**req.model_dump())
+                    .on_conflict_do_nothing(index_elements=["workflow_id", "step_id", "visit"])
+                    .returning(StepResult.id)
+                )
+            ).first() is not None
+            if fresh:
+                await self._audit_model_call(session, req)
+                return
             stmt = insert_for(session, StepResult).values(**req.model_dump())
             ex = stmt.excluded
             await session.execute(
@@ -105,6 +198,39 @@ class StoreActivities(StoreActivityBase):
                     },
                 )
             )
+
+    @staticmethod
+    async def _audit_model_call(session: AsyncSession, req: RecordStepRequest) -> None:
+        result = req.result
+        if req.step_type not in MODEL_STEP_TYPES or not result.get("backend") or not result.get("model"):
+            return
+        customer_id = await session.scalar(
+            select(JourneyRun.customer_id).where(JourneyRun.workflow_id == req.workflow_id)
+        )
+        await write_audit(
+            session,
+            **audit_entry(
+                f"inference:{result['backend']}/{result['model']}",
+                "model_call",
+                input={
+                    "workflow_id": req.workflow_id,
+                    "step_id": req.step_id,
+                    "visit": req.visit,
+                    "step_type": req.step_type,
+                    "result": result,
+                },
+                output_summary=model_call_summary(req.step_type, result),
+                customer_id=customer_id,
+                workflow_id=req.workflow_id,
+                subject=req.step_id,
+                details={
+                    "step_type": req.step_type,
+                    "visit": req.visit,
+                    "degraded": bool(result.get("degraded", False)),
+                    "requested_at": req.started_at.isoformat(),
+                },
+            ),
+        )
 
     @activity.defn(name=FINISH_RUN)
     async def finish_run(self, req: FinishRunRequest) -> None:
@@ -132,44 +258,78 @@ class StoreActivities(StoreActivityBase):
         """Upsert a review by id, moving its status only forward (pending → escalated → decided).
 
         A write that would move it backwards is a stale duplicate; it is logged and ignored rather
-        than raised, because retrying it could never succeed.
+        than raised, because retrying it could never succeed. A decision or escalation writes its
+        `review_<status>` audit entry once, when it changes the stored status.
         """
-        table = Review.__table__
         now = utcnow()
         decided_at = now if req.status in DECIDED_STATUSES else None
         async with self.sessionmaker() as session, session.begin():
-            stmt = insert_for(session, Review).values(
-                **req.model_dump(), created_at=now, decided_at=decided_at
+            values = {**req.model_dump(), "created_at": now, "decided_at": decided_at}
+            # Insert-if-absent first: a new row needs no upsert, and on SQLite it takes the write lock.
+            fresh = (
+                await session.execute(
+                    insert_for(session, Review)
+                    .values(**values)
+                    .on_conflict_do_nothing(index_elements=["review_id"])
+                    .returning(Review.review_id)
+                )
+            ).first() is not None
+            changed = fresh or await self._update_review(session, req, values)
+            if changed and req.status in AUDITED_REVIEW_STATUSES:
+                await write_audit(
+                    session,
+                    **audit_entry(
+                        req.reviewer or "system",
+                        f"review_{req.status}",
+                        input=req.model_dump(mode="json"),
+                        output_summary=review_summary(req),
+                        customer_id=req.customer_id,
+                        workflow_id=req.workflow_id,
+                        subject=req.review_id,
+                        details={
+                            "step_id": req.step_id,
+                            "group": req.group,
+                            "chosen_variant": req.chosen_variant,
+                            "edited": req.edited_body is not None,
+                        },
+                    ),
+                )
+
+    @staticmethod
+    async def _update_review(session: AsyncSession, req: RecordReviewRequest, values: dict[str, Any]) -> bool:
+        """Move an existing review forward; True if its status changed (not a retry, not stale)."""
+        table = Review.__table__
+        previous = await session.scalar(
+            select(Review.status).where(Review.review_id == req.review_id).with_for_update()
+        )
+        stmt = insert_for(session, Review).values(**values)
+        ex = stmt.excluded
+        updates = {
+            name: ex[name]
+            for name in (
+                "status",
+                "group",
+                "deadline",
+                "reviewer",
+                "chosen_variant",
+                "edited_body",
+                "reason",
             )
-            ex = stmt.excluded
-            updates = {
-                name: ex[name]
-                for name in (
-                    "status",
-                    "group",
-                    "deadline",
-                    "reviewer",
-                    "chosen_variant",
-                    "edited_body",
-                    "reason",
-                )
-            }
-            if req.variants:
-                updates["variants"] = ex.variants
-            same_status = table.c.status == req.status
-            updates["decided_at"] = case((same_status, table.c.decided_at), else_=ex.decided_at)
-            result = await session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["review_id"],
-                    set_=updates,
-                    where=table.c.status.in_(REVIEW_TRANSITIONS[req.status]),
-                )
+        }
+        if req.variants:
+            updates["variants"] = ex.variants
+        same_status = table.c.status == req.status
+        updates["decided_at"] = case((same_status, table.c.decided_at), else_=ex.decided_at)
+        result = await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["review_id"],
+                set_=updates,
+                where=table.c.status.in_(REVIEW_TRANSITIONS[req.status]),
             )
-            if result.rowcount == 0:
-                current = await session.scalar(select(Review.status).where(Review.review_id == req.review_id))
-                log.warning(
-                    "review %s: ignored stale status %r (stored: %r)",
-                    req.review_id,
-                    req.status,
-                    current,
-                )
+        )
+        if result.rowcount == 0:
+            log.warning(
+                "review %s: ignored stale status %r (stored: %r)", req.review_id, req.status, previous
+            )
+            return False
+        return previous != req.status

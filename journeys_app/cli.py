@@ -29,9 +29,15 @@ bench_app = typer.Typer(help="Benchmarks; `--json` for machines.", no_args_is_he
 app.add_typer(review_app, name="review")
 customers_app = typer.Typer(help="The customer records journeys read.", no_args_is_help=True)
 db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
+deadletters_app = typer.Typer(
+    help="Steps that failed for good: their runs wait for you to retry or discard.", no_args_is_help=True
+)
+app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
 app.add_typer(customers_app, name="customers")
+audit_app = typer.Typer(help="The audit log: model calls, reviews, sends, consent.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 console = Console()
 err = Console(stderr=True)
@@ -300,6 +306,13 @@ def status(
     for step_id in dict.fromkeys(state.path):
         table.add_row(step_id, json.dumps(state.results.get(step_id), default=str)[:160])
     console.print(table)
+    if state.dead_letter:
+        d = state.dead_letter
+        console.print(
+            f"[red]step {d.step_id} is in dead letters[/red] since {d.since:%Y-%m-%d %H:%M} UTC: "
+            f"{d.error} (journeys deadletters retry|discard {state.workflow_id})",
+            highlight=False,
+        )
     if state.goal_reached_at:
         console.print(f"goal reached at {state.goal_reached_at:%Y-%m-%d %H:%M} UTC")
     if state.pending_review:
@@ -364,6 +377,51 @@ def db_upgrade(
     console.print(f"store at revision {current_revision(url)} (was {before or 'empty'})")
 
 
+# --------------------------------------------------------------------------- dead letters
+@deadletters_app.command("list")
+def deadletters_list(
+    all_: Annotated[bool, typer.Option("--all", help="Include retried and discarded ones.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Parked steps, oldest first."""
+    from journeys_app.db.dead_letters import list_dead_letters
+
+    rows = _run(_with_db(_settings(), lambda sm: list_dead_letters(sm, only_open=not all_)))
+    if as_json:
+        _print_json([r.model_dump(mode="json") for r in rows])
+        return
+    table = Table("workflow id", "step", "customer", "status", "since (UTC)", "error")
+    for r in rows:
+        table.add_row(
+            r.workflow_id, r.step_id, r.customer_id, r.status, f"{r.created_at:%Y-%m-%d %H:%M}", r.error[:80]
+        )
+    console.print(table)
+
+
+def _resolve(workflow_id: str, action: str, operator: str) -> None:
+    from workflows.models import DeadLetterAction
+
+    request = DeadLetterAction(action=action, operator=operator)  # type: ignore[arg-type]
+    _run(_with_service(_settings(), lambda rt: rt.service.resolve_dead_letter(workflow_id, request)))
+    console.print(f"{workflow_id}: {action} sent")
+
+
+@deadletters_app.command("retry")
+def deadletters_retry(
+    workflow_id: str, operator: Annotated[str, typer.Option(help="Your name, for the audit trail.")]
+) -> None:
+    """Run the parked step again (with the same effect key: a message is never sent twice)."""
+    _resolve(workflow_id, "retry", operator)
+
+
+@deadletters_app.command("discard")
+def deadletters_discard(
+    workflow_id: str, operator: Annotated[str, typer.Option(help="Your name, for the audit trail.")]
+) -> None:
+    """Give up on the parked step; the run ends as failed."""
+    _resolve(workflow_id, "discard", operator)
+
+
 # --------------------------------------------------------------------------- customers
 @customers_app.command("import")
 def customers_import(
@@ -387,6 +445,47 @@ def customers_import(
         console.print(f"imported {written} customer(s), rejected {len(report.errors)} row(s)")
     if report.errors:
         raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------- audit
+@audit_app.command("show")
+def audit_show(
+    customer: Annotated[str, typer.Option("--customer", "-c", help="Customer id.")],
+    limit: Annotated[int, typer.Option(help="At most this many entries, newest first.")] = 200,
+    as_json: JsonOpt = False,
+) -> None:
+    """The customer's audit entries, newest first (summaries are masked)."""
+    from journeys_app.db.audit import audit_for_customer
+
+    settings = _settings()
+    rows = _run(_with_db(settings, lambda sm: audit_for_customer(sm, customer, limit)))
+    if as_json:
+        _print_json([r.model_dump(mode="json") for r in rows])
+        return
+    table = Table("time (UTC)", "actor", "action", "subject", "summary")
+    for r in rows:
+        table.add_row(f"{r.at:%Y-%m-%d %H:%M:%S}", r.actor, r.action, r.subject or "", r.output_summary)
+    console.print(table)
+
+
+@audit_app.command("purge")
+def audit_purge(
+    older_than_days: Annotated[
+        int | None,
+        typer.Option(help="Delete entries older than this (default: JOURNEYS_AUDIT_RETENTION_DAYS)."),
+    ] = None,
+) -> None:
+    """Delete audit entries older than the retention period."""
+    from datetime import timedelta
+
+    from journeys_app.db.audit import purge_audit
+
+    settings = _settings()
+    days = settings.audit_retention_days if older_than_days is None else older_than_days
+    if days < 0:
+        _fail("--older-than-days must be 0 or more")
+    deleted = _run(_with_db(settings, lambda sm: purge_audit(sm, timedelta(days=days))))
+    console.print(f"purged {deleted} audit entr{'y' if deleted == 1 else 'ies'} older than {days} day(s)")
 
 
 # --------------------------------------------------------------------------- reviews

@@ -23,6 +23,7 @@ from workflows.expressions import ExpressionError, evaluate, render
 from workflows.journey import JourneyWorkflow
 from workflows.models import (
     CustomerEvent,
+    DeadLetterAction,
     DecideRequest,
     DecisionResult,
     JourneyInput,
@@ -187,6 +188,10 @@ class JourneyService:
 
     async def state(self, workflow_id: str) -> RunState:
         return await self.handle(workflow_id).query(JourneyWorkflow.state)
+
+    async def resolve_dead_letter(self, workflow_id: str, action: DeadLetterAction) -> str:
+        """Retry the run's parked step (same effect key, so nothing is sent twice) or discard it."""
+        return await self.handle(workflow_id).execute_update(JourneyWorkflow.resolve_dead_letter, action)
 
     async def review(self, decision: ReviewDecision) -> ReviewAck:
         """Submit a decision through the validated update: stale or duplicate ones are refused."""

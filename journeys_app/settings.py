@@ -51,6 +51,9 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # Audit log entries older than this many days go with `journeys audit purge` (customer asks ≥ 180).
+    audit_retention_days: int = 180
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.state_dir / 'journeys.db'}"

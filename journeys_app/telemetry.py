@@ -6,6 +6,7 @@ import logging
 
 from temporalio.client import Interceptor
 
+from journeys_app.masking import PiiMaskingFilter
 from journeys_app.settings import Settings
 
 _configured = False
@@ -18,6 +19,10 @@ def setup_logging(settings: Settings) -> None:
     )
     for noisy in ("httpx", "sentence_transformers", "temporalio.activity", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # No raw phone number or email address in any log line (DESIGN §7).
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, PiiMaskingFilter) for f in handler.filters):
+            handler.addFilter(PiiMaskingFilter())
 
 
 def tracing_interceptors(settings: Settings) -> list[Interceptor]:

@@ -17,18 +17,22 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import (
         FINISH_RUN,
         LOAD_CUSTOMER,
+        RECORD_DEAD_LETTER,
         RECORD_RUN,
         RECORD_STEP,
         CustomerProfile,
         FinishRunRequest,
         LoadCustomerRequest,
         LoadCustomerResult,
+        RecordDeadLetterRequest,
         RecordStepRequest,
     )
     from workflows.expressions import ExpressionError
     from workflows.models import (
         Carried,
         CustomerEvent,
+        DeadLetter,
+        DeadLetterAction,
         DecideRequest,
         DecisionResult,
         JourneyInput,
@@ -84,6 +88,9 @@ class JourneyWorkflow:
         self._outcome: str | None = None
         self._steps_this_run = 0
         self._decided_reviews: set[str] = set()
+        self.dead_letter: DeadLetter | None = None
+        self._dead_letter_action: DeadLetterAction | None = None
+        self._retry_visit: int | None = None
 
     # ----------------------------------------------------------------- the interpreter
     @workflow.run
@@ -112,8 +119,14 @@ class JourneyWorkflow:
                 outcome = await self._run_step(step)
             except RunExited:
                 return await self._finish("exited", f"exit_on:{self._exit_event}")
-            if outcome is None:  # failed with on_error: fail
-                return await self._finish("failed", f"step_failed:{step.id}")
+            if outcome is None:  # failed for good with on_error: fail -> an operator decides
+                try:
+                    action = await self._park(step)
+                except RunExited:
+                    return await self._finish("exited", f"exit_on:{self._exit_event}")
+                if action == "discard":
+                    return await self._finish("failed", f"step_failed:{step.id}")
+                continue  # retry the same step, with the same visit (and so the same effect key)
             if self._is_decision_step(step):
                 self._decision_ready = True
             if outcome.end:
@@ -123,7 +136,8 @@ class JourneyWorkflow:
 
     async def _run_step(self, step: Any) -> Outcome | None:
         """Run one step; None when it failed and its on_error says fail."""
-        visit = self.visits.get(step.id, 0) + 1
+        visit = self._retry_visit or self.visits.get(step.id, 0) + 1
+        self._retry_visit = None
         self.visits[step.id] = visit
         self.path.append(step.id)
         self._steps_this_run += 1
@@ -141,6 +155,7 @@ class JourneyWorkflow:
             if step.on_error == "skip":
                 return Outcome()
             if step.on_error == "fail":
+                self.dead_letter = DeadLetter(step_id=step.id, visit=visit, error=error, since=workflow.now())
                 return None
             return Outcome(goto=step.on_error.goto)
         self.results[step.id] = outcome.result
@@ -159,6 +174,44 @@ class JourneyWorkflow:
             return step.id == self.spec.decision.after
         first_branch = next((s.id for s in self.spec.steps if s.type == "branch"), None)
         return step.id == first_branch
+
+    async def _park(self, step: Any) -> str:
+        """Dead-letter the step: record it, then wait for an operator to retry or discard it."""
+        assert self.dead_letter is not None and self._input is not None
+        self._dead_letter_action = None
+        await self._record_dead_letter("open", None)
+        self._waiting_for = f"dead letter {step.id}"
+        await workflow.wait_condition(
+            lambda: self._dead_letter_action is not None or self._exit_event is not None
+        )
+        self._waiting_for = None
+        if self._dead_letter_action is None:
+            raise RunExited(self._exit_event)
+        action = self._dead_letter_action
+        await self._record_dead_letter(
+            "retried" if action.action == "retry" else "discarded", action.operator
+        )
+        self._retry_visit = self.dead_letter.visit if action.action == "retry" else None
+        self.dead_letter = None
+        return action.action
+
+    async def _record_dead_letter(self, status: str, operator: str | None) -> None:
+        assert self.dead_letter is not None and self._input is not None
+        await workflow.execute_activity(
+            RECORD_DEAD_LETTER,
+            RecordDeadLetterRequest(
+                workflow_id=self.workflow_id,
+                step_id=self.dead_letter.step_id,
+                visit=self.dead_letter.visit,
+                customer_id=self._input.customer_id,
+                journey_id=self._input.spec.id,
+                error=self.dead_letter.error,
+                status=status,
+                operator=operator,
+            ),
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
+        )
 
     # ----------------------------------------------------------------- services for steps
     @property
@@ -256,6 +309,17 @@ class JourneyWorkflow:
         self._decided_reviews.add(decision.review_id)
 
     @workflow.update
+    def resolve_dead_letter(self, action: DeadLetterAction) -> str:
+        """An operator's retry or discard of the parked step."""
+        self._dead_letter_action = action
+        return action.action
+
+    @resolve_dead_letter.validator
+    def _validate_dead_letter(self, action: DeadLetterAction) -> None:
+        if self.dead_letter is None or self._dead_letter_action is not None:
+            raise ValueError("this run has no step waiting in dead letters")
+
+    @workflow.update
     async def decide(self, _request: DecideRequest) -> DecisionResult:
         """Answers once the decision step has run (or the run ended); the run goes on."""
         await workflow.wait_condition(lambda: self._decision_ready or self._status != "running")
@@ -276,6 +340,7 @@ class JourneyWorkflow:
             path=self.path,
             results=self.results,
             pending_review=self.pending_review,
+            dead_letter=self.dead_letter,
             goal_reached_at=self._goal_reached_at,
             outcome=self._outcome,
         )
@@ -363,6 +428,7 @@ class JourneyWorkflow:
             decision_ready=self._decision_ready,
             goal_reached_at=self._goal_reached_at,
             started_at=self._started_at,
+            retry_visit=self._retry_visit,
         )
 
     def _restore(self, carried: Carried) -> None:
@@ -370,6 +436,7 @@ class JourneyWorkflow:
         self.results, self.path, self.visits = carried.results, carried.path, carried.visits
         self.inbox, self._decision_ready = carried.inbox, carried.decision_ready
         self._goal_reached_at, self._started_at = carried.goal_reached_at, carried.started_at
+        self._retry_visit = carried.retry_visit
 
 
 def _describe(exc: BaseException) -> str:

@@ -38,6 +38,7 @@ class Carried(_Model):
     decision_ready: bool
     goal_reached_at: datetime | None
     started_at: datetime
+    retry_visit: int | None = None  # a dead-lettered step the operator asked to retry
 
 
 class JourneyInput(_Model):
@@ -94,6 +95,20 @@ class PendingReview(_Model):
     variants: list[dict[str, Any]]
 
 
+class DeadLetter(_Model):
+    """A step parked after its retries and on_error path were exhausted."""
+
+    step_id: str
+    visit: int
+    error: str
+    since: datetime
+
+
+class DeadLetterAction(_Model):
+    action: Literal["retry", "discard"]
+    operator: str = Field(min_length=1, max_length=200)
+
+
 class DecideRequest(_Model):
     """Asks a journey for its routing decision; the journey continues either way."""
 
@@ -120,5 +135,6 @@ class RunState(_Model):
     path: list[str]
     results: dict[str, Any]
     pending_review: PendingReview | None
+    dead_letter: DeadLetter | None = None
     goal_reached_at: datetime | None
     outcome: str | None

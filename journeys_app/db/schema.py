@@ -212,3 +212,41 @@ class AppliedEffect(Base):
     kind: Mapped[str]
     customer_id: Mapped[str | None] = mapped_column(index=True)
     applied_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who did what, when, to which input: model calls, review decisions, sends, consent changes,
+    journey starts. Summaries and details are masked before they are written (no raw PII)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str]
+    action: Mapped[str] = mapped_column(index=True)
+    customer_id: Mapped[str | None] = mapped_column(index=True)
+    workflow_id: Mapped[str | None]
+    subject: Mapped[str | None]  # what it was about: a step id, a review id, a journey version
+    input_sha256: Mapped[str] = mapped_column(String(64))
+    output_summary: Mapped[str] = mapped_column(String(500))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class DeadLetterRow(Base):
+    """A step that failed after its retries and on_error path; its run waits for an operator."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (UniqueConstraint("workflow_id", "step_id", "visit"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    workflow_id: Mapped[str] = mapped_column(index=True)
+    step_id: Mapped[str]
+    visit: Mapped[int]
+    customer_id: Mapped[str]
+    journey_id: Mapped[str]
+    error: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(index=True)  # open, retried, discarded
+    operator: Mapped[str | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]

@@ -78,6 +78,10 @@ class Fakes:
     async def record_review(self, req: ac.RecordReviewRequest) -> None:
         self._log(ac.RECORD_REVIEW, req)
 
+    @activity.defn(name=ac.RECORD_DEAD_LETTER)
+    async def record_dead_letter(self, req: ac.RecordDeadLetterRequest) -> None:
+        self._log(ac.RECORD_DEAD_LETTER, req)
+
     @activity.defn(name=ac.SEND_MESSAGE)
     async def send_message(self, req: ac.SendRequest) -> ac.SendResult:
         self._log(ac.SEND_MESSAGE, req)
@@ -161,6 +165,7 @@ class Fakes:
             self.record_step,
             self.finish_run,
             self.record_review,
+            self.record_dead_letter,
             self.send_message,
             self.update_profile,
             self.notify,

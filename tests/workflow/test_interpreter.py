@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from activities import contracts as ac
 from inference_worker import contracts as ic
@@ -340,3 +341,70 @@ async def test_continue_as_new_carries_state(harness):
     assert len(harness.fakes.calls[ac.LOAD_CUSTOMER]) == 1  # set up once, not per run
     keys = [c.idempotency_key for c in harness.fakes.calls[ac.UPDATE_PROFILE]]
     assert len(keys) == len(set(keys)) == 4
+
+
+PARKED = """
+id: parked
+version: 1
+description: a send that fails for good waits for an operator
+trigger: { event: go }
+steps:
+  - id: copy
+    type: generate_copy
+    template: email/answer
+  - id: send_it
+    type: send
+    channel: email
+"""
+
+
+async def parked_state(harness, handle):
+    await harness.env.sleep(timedelta(minutes=2))  # past the retries (now, +10 s, +60 s)
+    for _ in range(400):
+        state = await handle.query(JourneyWorkflow.state)
+        if state.dead_letter:
+            return state
+        await asyncio.sleep(0.05)
+    raise AssertionError("the step was not dead-lettered")
+
+
+async def test_failed_step_waits_in_dead_letters_then_retries_with_the_same_key(harness):
+    from workflows.models import DeadLetterAction
+
+    harness.fakes.fail.add(ac.SEND_MESSAGE)
+    handle = await harness.start(PARKED, "c1")
+    state = await parked_state(harness, handle)
+    assert state.status == "running" and state.dead_letter.step_id == "send_it"
+    assert "is down" in state.dead_letter.error
+    [opened] = harness.fakes.calls[ac.RECORD_DEAD_LETTER]
+    assert opened.status == "open" and opened.journey_id == "parked"
+    with pytest.raises(WorkflowUpdateFailedError):  # nothing else is parked
+        await handle.execute_update(JourneyWorkflow.resolve_dead_letter, {"action": "bogus", "operator": "x"})
+
+    harness.fakes.fail.discard(ac.SEND_MESSAGE)  # the provider is back
+    await handle.execute_update(
+        JourneyWorkflow.resolve_dead_letter, DeadLetterAction(action="retry", operator="ops-anna")
+    )
+    result = await handle.result()
+    assert result.status == "completed"
+    keys = {c.idempotency_key for c in harness.fakes.calls[ac.SEND_MESSAGE]}
+    assert keys == {f"{handle.id}:send_it:1"}  # the retry reuses the effect key: never a second send
+    assert [c.status for c in harness.fakes.calls[ac.RECORD_DEAD_LETTER]] == ["open", "retried"]
+    assert harness.fakes.calls[ac.RECORD_DEAD_LETTER][-1].operator == "ops-anna"
+
+
+async def test_discarded_dead_letter_fails_the_run(harness):
+    from workflows.models import DeadLetterAction
+
+    harness.fakes.fail.add(ac.SEND_MESSAGE)
+    handle = await harness.start(PARKED, "c1")
+    await parked_state(harness, handle)
+    await handle.execute_update(
+        JourneyWorkflow.resolve_dead_letter, DeadLetterAction(action="discard", operator="ops-anna")
+    )
+    result = await handle.result()
+    assert result.status == "failed" and result.outcome == "step_failed:send_it"
+    with pytest.raises(RPCError, match="not found"):  # the run is over: nothing left to resolve
+        await handle.execute_update(
+            JourneyWorkflow.resolve_dead_letter, DeadLetterAction(action="retry", operator="x")
+        )
