@@ -111,7 +111,7 @@ class StoreActivities(StoreActivityBase):
                     .where(JourneyRun.workflow_id == req.workflow_id)
                     .with_for_update()
                 )
-                restarted = previous != "running"
+                restarted = previous != "running"  # a finished run's id reused, or the client's early row
                 await self._upsert_run(session, table, values)
             if fresh or restarted:
                 await write_audit(
@@ -142,7 +142,7 @@ class StoreActivities(StoreActivityBase):
         """The upsert of an existing run row: a finished run's row starts over, a running one is kept."""
         stmt = insert_for(session, JourneyRun).values(**values)
         ex = stmt.excluded
-        same_run = table.c.status == "running"
+        same_run = table.c.status.in_(("starting", "running"))  # "starting": the client's early row
         await session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["workflow_id"],

@@ -141,11 +141,11 @@ async def messages_for_run(sessionmaker: SessionMaker, workflow_id: str) -> list
 
 
 async def active_runs_for_customer(sessionmaker: SessionMaker, customer_id: str) -> list[str]:
-    """Workflow ids of the customer's runs still marked running (e.g. to deliver an event)."""
+    """Workflow ids of the customer's runs that have not ended (e.g. to deliver an event)."""
     async with sessionmaker() as session:
         ids = await session.scalars(
             select(JourneyRun.workflow_id)
-            .where(JourneyRun.customer_id == customer_id, JourneyRun.status == "running")
+            .where(JourneyRun.customer_id == customer_id, JourneyRun.status.in_(("starting", "running")))
             .order_by(JourneyRun.started_at)
         )
         return list(ids)
@@ -175,7 +175,7 @@ async def get_review(sessionmaker: SessionMaker, review_id: str) -> ReviewRecord
 async def insert_run_if_absent(
     sessionmaker: SessionMaker, run: RecordRunRequest, started_at: datetime | None = None
 ) -> bool:
-    """Record a run the client has just started (status running). True if this call inserted it.
+    """Record a run the client has just started (status starting). True if this call inserted it.
 
     The workflow's own record_run may already have written the row; then nothing changes.
     """
@@ -184,7 +184,7 @@ async def insert_run_if_absent(
             insert_for(session, JourneyRun)
             .values(
                 **run.model_dump(),
-                status="running",
+                status="starting",  # the workflow's own record_run makes it "running" (and audits it)
                 path=[],
                 started_at=started_at or utcnow(),
             )

@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from journeys_app.db import queries
+from journeys_app.db.audit import audit_for_customer
 from journeys_app.service import JourneyService
 from workflows.journey import JourneyWorkflow
 from workflows.models import CustomerEvent, ReviewDecision
@@ -50,6 +51,15 @@ async def test_complaint_routing_vip_complaint(stack):
     assert message.channel == "email" and message.status == "queued" and message.body
     review = await queries.get_review(stack.sessionmaker, review_id)
     assert review.status == "approved" and review.reviewer == "maria"
+    audit = [
+        a
+        for a in await audit_for_customer(stack.sessionmaker, "cust-ava")
+        if a.workflow_id == run.workflow_id
+    ]
+    actions = sorted(a.action for a in audit)
+    assert actions.count("journey_started") == 1 and actions.count("send") == 1
+    assert actions.count("model_call") == 3 and "review_approved" in actions  # intent, value, apology
+    assert all("ava.lindqvist@example.com" not in a.output_summary for a in audit)
     again = await service.decide("complaint_routing", "cust-ava", event)  # the MA retried after the end
     assert again.workflow_id == decision.workflow_id and again.route == decision.route
     await stack.record_history(decision.workflow_id, "complaint_routing")
