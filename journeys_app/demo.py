@@ -141,6 +141,7 @@ def _table(rows: list[dict[str, Any]]) -> Table:
 async def run_demo(settings: Settings, console: Console, *, as_json: bool = False) -> list[dict[str, Any]]:
     began = time.monotonic()
     tag = time.strftime("%H%M%S")
+    final, console = console, Console(stderr=True) if as_json else console  # --json: progress to stderr
     console.print("Starting the embedded stack (Temporal dev server, SQLite, CPU models)…")
     async with open_runtime(
         settings, embedded=True, journey_workers=True, inference_workers=True, seed_customers=True
@@ -181,7 +182,7 @@ async def run_demo(settings: Settings, console: Console, *, as_json: bool = Fals
             rows.append(_summary(state, await queries.messages_for_run(runtime.sessionmaker, workflow_id)))
     ui = f"http://127.0.0.1:{settings.embedded_temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows"
     if as_json:
-        console.print_json(json.dumps({"runs": rows, "reviews": review_log, "temporal_ui": ui}, default=str))
+        final.print_json(json.dumps({"runs": rows, "reviews": review_log, "temporal_ui": ui}, default=str))
     else:
         Console(file=console.file, width=max(console.width, 150)).print(_table(rows))
         console.print(
