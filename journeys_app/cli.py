@@ -488,6 +488,29 @@ def audit_purge(
     console.print(f"purged {deleted} audit entr{'y' if deleted == 1 else 'ies'} older than {days} day(s)")
 
 
+@customers_app.command("erase")
+def customers_erase(
+    customer_id: str,
+    operator: Annotated[str, typer.Option(help="Your name, for the audit trail.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Right to erasure: end the customer's journeys, anonymise their data, delete their run histories."""
+    if not yes:
+        typer.confirm(f"Erase every personal detail of {customer_id}? This cannot be undone", abort=True)
+    report = _run(_with_service(_settings(), lambda rt: rt.service.erase_customer(customer_id, operator)))
+    if as_json:
+        _print_json(report.__dict__)
+        return
+    if not report.customer_found:
+        err.print(f"no customer record for {customer_id}; their journey data was erased all the same")
+    console.print(
+        f"{customer_id} erased: {report.runs} runs, {report.messages} messages, "
+        f"{report.reviews} reviews, {report.notifications} notifications, "
+        f"{report.audit_entries} audit entries (an audit entry records the erasure)"
+    )
+
+
 # --------------------------------------------------------------------------- reviews
 @review_app.command("list")
 def review_list(

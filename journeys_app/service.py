@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from journeys_app.db import queries
+from journeys_app.db.erasure import ErasureReport, erase_customer_data
 from journeys_app.settings import Settings
 from workflows.expressions import ExpressionError, evaluate, render
 from workflows.journey import JourneyWorkflow
@@ -192,6 +195,28 @@ class JourneyService:
     async def resolve_dead_letter(self, workflow_id: str, action: DeadLetterAction) -> str:
         """Retry the run's parked step (same effect key, so nothing is sent twice) or discard it."""
         return await self.handle(workflow_id).execute_update(JourneyWorkflow.resolve_dead_letter, action)
+
+    async def erase_customer(self, customer_id: str, operator: str) -> ErasureReport:
+        """Right to erasure: end the customer's journeys, anonymise the store, delete their histories.
+
+        Runs are ended first so no activity writes personal data after the store is cleaned; the
+        Temporal histories go last, as they hold the triggering messages.
+        """
+        runs = await queries.list_runs(self.sessionmaker, customer_id=customer_id, limit=100_000)
+        for run in runs:
+            if run.status in ("starting", "running"):
+                with contextlib.suppress(RPCError):  # already ended
+                    await self.client.get_workflow_handle(run.workflow_id).terminate("customer erased")
+        report = await erase_customer_data(self.sessionmaker, customer_id, operator)
+        for run in runs:
+            with contextlib.suppress(RPCError):  # not found: retention already removed it
+                await self.client.workflow_service.delete_workflow_execution(
+                    DeleteWorkflowExecutionRequest(
+                        namespace=self.client.namespace,
+                        workflow_execution=WorkflowExecution(workflow_id=run.workflow_id),
+                    )
+                )
+        return report
 
     async def review(self, decision: ReviewDecision) -> ReviewAck:
         """Submit a decision through the validated update: stale or duplicate ones are refused."""
