@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, get_args
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sklearn.linear_model import LogisticRegression
 
+from inference_worker.config_files import load_yaml_model
 from inference_worker.contracts import IntentResult, Sentiment, Urgency
 
 UNKNOWN = "unknown"
@@ -97,21 +97,13 @@ class Taxonomy(BaseModel):
 
 def load_taxonomy(path: Path) -> Taxonomy:
     """Parse and validate the taxonomy, turning pydantic errors into file-level messages."""
-    try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise TaxonomyError(f"{path}: intent taxonomy not found") from exc
-    except yaml.YAMLError as exc:
-        raise TaxonomyError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise TaxonomyError(f"{path}: expected a mapping with intents, sentiment and urgency sections")
-    try:
-        return Taxonomy.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<top>'}: {err['msg']}" for err in exc.errors()
-        )
-        raise TaxonomyError(f"{path}: {problems}") from exc
+    return load_yaml_model(
+        path,
+        Taxonomy,
+        TaxonomyError,
+        "intent taxonomy",
+        expected="a mapping with intents, sentiment and urgency sections",
+    )
 
 
 class _Head:

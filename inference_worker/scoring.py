@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from inference_worker.config_files import load_yaml_model
 from inference_worker.contracts import IntentResult, ScoreKind, ScoreRequest, ScoreResult, Sentiment
 
 log = logging.getLogger(__name__)
@@ -99,19 +99,7 @@ class Contribution:
 
 
 def load_scoring(path: Path) -> ScoringConfig:
-    try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ScoringConfigError(f"{path}: scoring config not found") from exc
-    except yaml.YAMLError as exc:
-        raise ScoringConfigError(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        return ScoringConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<top>'}: {err['msg']}" for err in exc.errors()
-        )
-        raise ScoringConfigError(f"{path}: {problems}") from exc
+    return load_yaml_model(path, ScoringConfig, ScoringConfigError, "scoring config")
 
 
 def sigmoid(x: float) -> float:

@@ -15,24 +15,11 @@ from journeys_app.db.schema import Message
 from tests.store.conftest import Store
 from tests.store.test_store import seed
 from tests.workflow.conftest import Fakes, env  # noqa: F401  (env: the time-skipping server fixture)
+from tests.workflow.test_interpreter import PARKED
 from workflows.journey import JourneyWorkflow
 from workflows.models import CustomerEvent, JourneyInput
 from workflows.sandbox import journey_workflow_runner
 from workflows.validation import parse_journey
-
-SPEC = """
-id: once
-version: 1
-description: write copy, send it
-trigger: { event: go }
-steps:
-  - id: copy
-    type: generate_copy
-    template: email/answer
-  - id: send_it
-    type: send
-    channel: email
-"""
 
 
 async def test_crash_after_commit_is_retried_into_one_row(env, store: Store, acts: JourneyActivities):  # noqa: F811
@@ -49,7 +36,7 @@ async def test_crash_after_commit_is_retried_into_one_row(env, store: Store, act
 
     queue = f"once-{uuid.uuid4()}"
     real = [a for a in acts.all() if a.__name__ != "send_message"]
-    spec = parse_journey(SPEC)
+    spec = parse_journey(PARKED)  # generate copy, then send it
     async with (
         Worker(
             env.client,
