@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench up clean
+.PHONY: setup demo test lint bench up clean browser
 
 setup: $(VENV)/.installed
 
@@ -25,11 +25,19 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/journeys validate
 
-test: lint
+# The review console's browser test drives Debian's Chromium (as root, or through sudo).
+CHROMIUM := /usr/bin/chromium
+browser: $(CHROMIUM)
+$(CHROMIUM):
+	$$( [ "$$(id -u)" = 0 ] || echo sudo ) sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium'
+
+test: lint browser
 	$(BIN)/pytest
 
 bench: setup
 	$(BIN)/journeys bench engine --json
+	$(BIN)/journeys bench inference --json
+	$(BIN)/journeys bench gateway --json
 
 clean:
 	rm -rf $(VENV) state .pytest_cache .ruff_cache

@@ -21,6 +21,7 @@ RECORD_DEAD_LETTER = "record_dead_letter"
 SEND_MESSAGE = "send_message"
 UPDATE_PROFILE = "update_profile"
 NOTIFY = "notify"
+ENROLL_PAGE = "enroll_page"
 
 RunStatus = Literal["running", "completed", "exited", "failed"]
 
@@ -87,7 +88,7 @@ class RecordReviewRequest(_Contract):
     customer_id: str
     group: str
     deadline: datetime
-    status: Literal["pending", "approved", "edited", "rejected", "timed_out", "escalated"]
+    status: Literal["pending", "approved", "edited", "rejected", "regenerated", "timed_out", "escalated"]
     variants: list[dict[str, Any]] = Field(default_factory=list)
     reviewer: str | None = None
     chosen_variant: int | None = None
@@ -122,7 +123,10 @@ class SendRequest(_Contract):
 
 class SendResult(_Contract):
     message_id: int
-    status: Literal["queued", "suppressed"]
+    # queued: in the outbox (no provider configured for the channel); sent: the provider accepted
+    # it; failed: refused for good; unconfirmed: an earlier attempt may have sent it, so it was
+    # not sent again; suppressed: no consent.
+    status: Literal["queued", "sent", "failed", "unconfirmed", "suppressed"]
     duplicate: bool = False
     reason: str | None = None
 
@@ -154,3 +158,20 @@ class NotifyResult(_Contract):
     delivered: bool
     duplicate: bool = False
     detail: str = ""
+
+
+class EnrollPageRequest(_Contract):
+    """Start the journey for the enrolment's members at positions [start, start + size)."""
+
+    enrollment_id: str
+    journey_id: str
+    start: int = Field(ge=0)
+    size: int = Field(ge=1, le=5000)
+    window: int = Field(ge=1, le=1000)  # starts in flight at once
+
+
+class EnrollPageResult(_Contract):
+    members: int  # how many members this page held (fewer than size: the last page)
+    started: int  # new runs
+    existing: int  # a run with the same workflow id already existed (a resumed or repeated page)
+    failed: list[str] = Field(default_factory=list)  # "customer: why", for the operator

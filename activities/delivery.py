@@ -1,21 +1,33 @@
-"""The send step's effect: a row in the outbox, exactly once per idempotency key.
+"""The send step's effect: a row in the outbox, exactly once per idempotency key, then delivery.
 
-Channel delivery (SMTP, SMS, push providers) reads the outbox in a later issue; for now a
-"queued" row is the effect. Consent is checked here, at the last moment, so an opt-out that
-arrived while the journey waited is still honoured.
+Consent is checked here, at the last moment, so an opt-out that arrived while the journey waited
+is still honoured. Email goes out through SMTP, SMS, push and webhook messages through signed HTTP
+providers, when configured; otherwise the message stays "queued" in the outbox.
+
+Exactly once across crashes: the row moves queued → sending (committed) before the provider is
+contacted, and sending → sent after it accepted. A retry that finds "sending" cannot know whether
+the earlier attempt's message left. For email (SMTP has no idempotency key) it does not send again:
+the row becomes "unconfirmed" for an operator, never a duplicate in the inbox. HTTP providers get
+the same Idempotency-Key again and deduplicate it themselves.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Awaitable
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.base import StoreActivityBase
+from activities.channels import NotSent, Refused, http, smtp
 from activities.contracts import SEND_MESSAGE, SendRequest, SendResult
 from journeys_app.db.audit import audit_entry, write_audit
 from journeys_app.db.schema import Customer, Message, utcnow
 from journeys_app.db.sql import insert_for
 from journeys_app.masking import mask_email, mask_phone
+from journeys_app.unsubscribe import unsubscribe_url
 
 
 def consent_decision(req: SendRequest, consent: dict[str, bool] | None) -> tuple[str, str | None]:
@@ -60,6 +72,8 @@ class DeliveryActivities(StoreActivityBase):
             ).first()
         consent, email, phone = contact if contact is not None else (None, None, None)
         status, reason = consent_decision(req, consent)
+        if status == "queued":
+            status, reason = await self._frequency_cap(req)
         async with self.sessionmaker() as session, session.begin():
             stmt = (
                 insert_for(session, Message)
@@ -97,4 +111,131 @@ class DeliveryActivities(StoreActivityBase):
                         )
                     )
                 ).one()
-        return SendResult(message_id=row.id, status=row.status, reason=row.reason, duplicate=duplicate)
+        status, reason = row.status, row.reason
+        if status in ("queued", "sending"):
+            if req.channel == "email" and self.settings.smtp_host:
+                status, reason = await self._deliver_email(row.id, req, email)
+            elif req.channel in self.settings.channel_urls:
+                status, reason = await self._deliver_http(row.id, req, phone)
+        return SendResult(message_id=row.id, status=status, reason=reason, duplicate=duplicate)
+
+    async def _frequency_cap(self, req: SendRequest) -> tuple[str, str | None]:
+        """Marketing beyond JOURNEYS_MARKETING_CAP messages per channel in the window is suppressed."""
+        cap, days = self.settings.marketing_cap, self.settings.marketing_cap_days
+        if req.category != "marketing" or cap <= 0:
+            return "queued", None
+        async with self.sessionmaker() as session:
+            recent = await session.scalar(
+                select(func.count())
+                .select_from(Message)
+                .where(
+                    Message.customer_id == req.customer_id,
+                    Message.channel == req.channel,
+                    Message.category == "marketing",
+                    Message.status.in_(("queued", "sending", "sent", "unconfirmed")),
+                    Message.created_at >= utcnow() - timedelta(days=days),
+                    Message.idempotency_key != req.idempotency_key,
+                )
+            )
+        if (recent or 0) >= cap:
+            return "suppressed", (
+                f"frequency cap: {recent} marketing {req.channel} messages in the last {days:g} days "
+                f"(at most {cap})"
+            )
+        return "queued", None
+
+    async def _deliver_email(
+        self, row_id: int, req: SendRequest, email: str | None
+    ) -> tuple[str, str | None]:
+        if not email:
+            return await self._finish_delivery(row_id, req, "failed", "no email address on record")
+        if not await self._claim_delivery(row_id):
+            # SMTP has no idempotency key: a second copy could reach the customer, so none is sent.
+            return await self._finish_delivery(
+                row_id, req, "unconfirmed", "an earlier attempt may have sent it; not sent again"
+            )
+        link = (
+            unsubscribe_url(self.settings, req.customer_id, "email") if req.category == "marketing" else None
+        )
+        message = smtp.build_email(self.settings, email, req.subject, req.body, req.idempotency_key, link)
+        return await self._hand_over(row_id, req, smtp.send_email(self.settings, message))
+
+    async def _deliver_http(self, row_id: int, req: SendRequest, phone: str | None) -> tuple[str, str | None]:
+        if req.channel == "sms" and not phone:
+            return await self._finish_delivery(row_id, req, "failed", "no phone number on record")
+        # An unconfirmed earlier attempt is resent with the same Idempotency-Key: the provider
+        # deduplicates it, so the customer still gets the message once.
+        await self._claim_delivery(row_id)
+        payload = {
+            "channel": req.channel,
+            "customer_id": req.customer_id,
+            "to": phone if req.channel == "sms" else req.customer_id,
+            "subject": req.subject,
+            "body": req.body,
+            "category": req.category,
+        }
+        send = http.post_message(
+            self.settings.channel_urls[req.channel],
+            self.settings.channel_secret,
+            payload,
+            req.idempotency_key,
+            self.settings.channel_timeout_s,
+        )
+        return await self._hand_over(row_id, req, send)
+
+    async def _hand_over(self, row_id: int, req: SendRequest, send: Awaitable[str]) -> tuple[str, str | None]:
+        try:
+            reply = await send
+        except NotSent as exc:
+            await self._set_delivery_status(row_id, "queued", str(exc))  # certainly not sent: retry
+            raise ApplicationError(str(exc), type="DeliveryDeferred") from exc
+        except Refused as exc:
+            return await self._finish_delivery(row_id, req, "failed", str(exc))
+        return await self._finish_delivery(row_id, req, "sent", None, reply)
+
+    async def _claim_delivery(self, row_id: int) -> bool:
+        """queued → sending; False if another attempt got there first (the message may have left)."""
+        async with self.sessionmaker() as session, session.begin():
+            result = await session.execute(
+                update(Message)
+                .where(Message.id == row_id, Message.status == "queued")
+                .values(status="sending")
+            )
+        return result.rowcount == 1
+
+    async def _set_delivery_status(
+        self, row_id: int, status: str, reason: str | None, reply: str | None = None
+    ) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(Message)
+                .where(Message.id == row_id)
+                .values(
+                    status=status,
+                    reason=reason,
+                    provider_response=reply,
+                    sent_at=utcnow() if status == "sent" else None,
+                )
+            )
+
+    async def _finish_delivery(
+        self, row_id: int, req: SendRequest, status: str, reason: str | None, reply: str | None = None
+    ) -> tuple[str, str | None]:
+        """Record the outcome and audit it (`delivered`, `delivery_failed`, `delivery_unconfirmed`)."""
+        await self._set_delivery_status(row_id, status, reason, reply)
+        action = {"sent": "delivered", "failed": "delivery_failed"}.get(status, "delivery_unconfirmed")
+        async with self.sessionmaker() as session, session.begin():
+            await write_audit(
+                session,
+                **audit_entry(
+                    "smtp" if req.channel == "email" else f"{req.channel}-provider",
+                    action,
+                    input={"message_id": row_id, "idempotency_key": req.idempotency_key},
+                    output_summary=f"{req.channel} {status}" + (f": {reason}" if reason else f" ({reply})"),
+                    customer_id=req.customer_id,
+                    workflow_id=req.workflow_id,
+                    subject=req.step_id,
+                    details={"status": status, "provider_response": reply},
+                ),
+            )
+        return status, reason

@@ -37,7 +37,7 @@ from journeys_app.db.sql import insert_for
 
 log = logging.getLogger(__name__)
 
-DECIDED_STATUSES = frozenset({"approved", "edited", "rejected", "timed_out"})
+DECIDED_STATUSES = frozenset({"approved", "edited", "rejected", "regenerated", "timed_out"})
 AUDITED_REVIEW_STATUSES = DECIDED_STATUSES | {"escalated"}
 MODEL_STEP_TYPES = frozenset({"classify_intent", "score", "generate_copy"})
 # For each new review status, the stored statuses it may replace (itself included, for retries).

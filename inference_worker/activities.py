@@ -7,10 +7,11 @@ errors so the step's on_error path runs at once instead of after every retry.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -27,25 +28,27 @@ from inference_worker.contracts import (
     ScoreRequest,
     ScoreResult,
 )
-from inference_worker.copy import CopyTemplateError
-from inference_worker.intent import TaxonomyError
-from inference_worker.scoring import ScoringConfigError
+from inference_worker.degradation import CONFIG_ERRORS
 
 log = logging.getLogger(__name__)
 
+R = TypeVar("R", IntentResult, ScoreResult, CopyResult)
+
 # Errors that retrying cannot fix: the journey or its config has to change.
-_PERMANENT = (CopyTemplateError, TaxonomyError, ScoringConfigError)
+_PERMANENT = CONFIG_ERRORS
 
 
-def _permanent(exc: Exception) -> ApplicationError:
+def permanent_error(exc: Exception) -> ApplicationError:
+    """A config mistake as a non-retryable failure: the step's on_error runs at once."""
     return ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True)
 
 
 class InferenceActivities:
-    """Activity implementations bound to one loaded backend."""
+    """Activity implementations bound to one loaded backend (normally the degradation chain)."""
 
-    def __init__(self, backend: InferenceBackend) -> None:
+    def __init__(self, backend: InferenceBackend, *, heartbeat_s: float = 5.0) -> None:
         self.backend = backend
+        self.heartbeat_s = heartbeat_s
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.classify_intent, self.score_customer, self.generate_copy]
@@ -53,36 +56,56 @@ class InferenceActivities:
     @activity.defn(name=CLASSIFY_INTENT)
     async def classify_intent(self, request: IntentRequest) -> IntentResult:
         started = time.perf_counter()
-        try:
-            result = await self.backend.classify(request.text)
-        except _PERMANENT as exc:
-            raise _permanent(exc) from exc
+        result = await self._run(CLASSIFY_INTENT, self.backend.classify(request.text))
         log.debug("classify_intent %s %.0f%% in %.0f ms", result.label, result.confidence * 100, _ms(started))
         return result
 
     @activity.defn(name=SCORE_CUSTOMER)
     async def score_customer(self, request: ScoreRequest) -> ScoreResult:
-        try:
-            return await self.backend.score(request)
-        except _PERMANENT as exc:
-            raise _permanent(exc) from exc
+        return await self._run(SCORE_CUSTOMER, self.backend.score(request))
 
     @activity.defn(name=GENERATE_COPY)
     async def generate_copy(self, request: CopyRequest) -> CopyResult:
         started = time.perf_counter()
-        try:
-            result = await self.backend.generate_copy(request)
-        except _PERMANENT as exc:
-            raise _permanent(exc) from exc
+        result = await self._run(GENERATE_COPY, self.backend.generate_copy(request))
         log.info(
-            "generate_copy %s: %d variant(s) %s in %.0f ms, %d tokens",
+            "generate_copy %s: %d variant(s) %s in %.0f ms, %d tokens (%s)",
             request.template,
             len(result.variants),
             [v.source for v in result.variants],
             _ms(started),
             result.tokens,
+            result.backend,
         )
         return result
+
+    async def _run(self, name: str, call: Awaitable[R]) -> R:
+        """Heartbeat while the backend works, map config errors, count results in metrics."""
+        beats = asyncio.create_task(_heartbeat(self.heartbeat_s), name=f"{name}-heartbeat")
+        try:
+            result = await call
+        except _PERMANENT as exc:
+            raise permanent_error(exc) from exc
+        finally:
+            beats.cancel()
+        count_result(name, result)
+        return result
+
+
+async def _heartbeat(every_s: float) -> None:
+    """Tell the server this attempt is alive, so a killed worker is noticed within the heartbeat timeout."""
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(every_s)
+
+
+def count_result(name: str, result: IntentResult | ScoreResult | CopyResult) -> None:
+    """Log degraded results and count every result in the `journeys_inference_results` metric."""
+    if result.degraded:
+        log.warning("%s answered degraded by %s (%s)", name, result.backend, result.model)
+    activity.metric_meter().create_counter(
+        "journeys_inference_results", "Inference results by backend; degraded ones are fallbacks."
+    ).add(1, {"activity": name, "backend": result.backend, "degraded": str(result.degraded).lower()})
 
 
 def _ms(started: float) -> float:

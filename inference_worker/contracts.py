@@ -16,6 +16,13 @@ INFERENCE_TASK_QUEUE = "inference"
 CLASSIFY_INTENT = "classify_intent"
 SCORE_CUSTOMER = "score_customer"
 GENERATE_COPY = "generate_copy"
+# Answered on the journeys queue by the journey worker (rules / preset copy, marked degraded) when
+# no inference worker picks a step up in time.
+FALLBACK_ACTIVITIES = {
+    CLASSIFY_INTENT: "classify_intent_rules",
+    SCORE_CUSTOMER: "score_customer_rules",
+    GENERATE_COPY: "generate_copy_preset",
+}
 
 Sentiment = Literal["negative", "neutral", "positive"]
 Urgency = Literal["low", "normal", "high"]

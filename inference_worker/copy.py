@@ -173,7 +173,7 @@ class CopyGenerator:
     def __init__(
         self,
         library: TemplateLibrary,
-        filler: SlotFiller,
+        filler: SlotFiller | None,
         *,
         max_tokens: int,
         sensitive_words: Iterable[str] = (),
@@ -287,6 +287,8 @@ class CopyGenerator:
         """Model text for one slot: first try, one retry, then the template default."""
         notes: dict[str, list[str]] = {}
         tokens = 0
+        if self.filler is None:  # a preset-only generator (the rules backend)
+            return _SlotOutcome(job.default, False), 0
         for attempt in range(ATTEMPTS_PER_SLOT):
             temperature = min(0.9, BASE_TEMPERATURE + 0.15 * variant + 0.1 * attempt)
             completion = await self.filler(
@@ -306,6 +308,15 @@ class CopyGenerator:
             for finding in report.findings:
                 notes.setdefault(finding.check, []).append(f"attempt {attempt + 1}: {finding.problem}")
         return _SlotOutcome(job.default, False, notes), tokens
+
+    def preset(self, request: CopyRequest) -> CopyResult:
+        """The template's human-written defaults in every slot: copy that needs no model at all."""
+        prepared = self.prepare(request)
+        outcomes = {job.name: _SlotOutcome(job.default, False) for job in prepared.jobs}
+        variant = self._assemble(prepared, outcomes)
+        return CopyResult(
+            template=request.template, variants=[variant], backend=self.backend, model=self.model_id
+        )
 
     def _assemble(self, prepared: PreparedCopy, outcomes: dict[str, _SlotOutcome]) -> CopyVariant:
         template = prepared.template

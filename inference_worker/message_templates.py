@@ -25,6 +25,7 @@ from jinja2 import (
     Template,
     TemplateError,
     TemplateNotFound,
+    meta,
     nodes,
     pass_context,
 )
@@ -115,6 +116,21 @@ class MessageTemplate:
             raise CopyTemplateError(f"{self.name}: block {block!r}: {exc}") from exc
 
 
+# What a message template's context holds (see CopyGenerator.prepare): anything else is a typo.
+TEMPLATE_NAMES = frozenset({"customer", "event", "steps", "brief", "channel", "slots", "offer", "_hide_data"})
+
+
+def _internals(ast: nodes.Template) -> list[tuple[int, str]]:
+    """`x.__class__`, `x['_private']` and the like: the sandbox refuses them at render time too,
+    but a marketer should hear about it from `journeys validate`, with the line."""
+    found = []
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        name = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+        if isinstance(name, str) and name.startswith("_"):
+            found.append((node.lineno, f"'{name}'"))
+    return found
+
+
 def _slot_references(ast: nodes.Template) -> set[str]:
     used = {
         n.attr
@@ -174,6 +190,15 @@ class TemplateLibrary:
         found += [
             f"{path}: slot {s!r} is never shown; add {{{{ slots.{s} }}}} to the body"
             for s in sorted(slots - used)
+        ]
+        found += [
+            f"{path}:{line}: {what} reaches into Python internals; use only the data templates are given"
+            for line, what in _internals(ast)
+        ]
+        unknown = sorted(meta.find_undeclared_variables(ast) - TEMPLATE_NAMES - set(self.env.globals))
+        found += [
+            f"{path}: unknown name {name!r}; templates see {', '.join(sorted(TEMPLATE_NAMES))}"
+            for name in unknown
         ]
         return found
 

@@ -16,22 +16,28 @@ from temporalio.worker import Worker
 
 from inference_worker.activities import InferenceActivities
 from inference_worker.backends import InferenceBackend
+from inference_worker.degradation import build_chain
 from journeys_app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Activities are async and hand CPU work to threads behind a lock, so extra slots cost little:
-# they let cheap calls (scores, batched intents) proceed while a copy request holds the LLM.
-DEFAULT_MAX_CONCURRENT_ACTIVITIES = 16
 
-
-def make_backend(settings: Settings) -> InferenceBackend:
-    """The backend named by settings.inference_backend (only "local" ships in this package)."""
-    if settings.inference_backend == "local":
+def make_backend(settings: Settings, name: str | None = None) -> InferenceBackend:
+    """The backend called `name` (default: settings.inference_backend), not loaded yet."""
+    name = name or settings.inference_backend
+    if name == "local":
         from inference_worker.backends.local import LocalBackend
 
         return LocalBackend(settings)
-    raise ValueError(f"unknown inference backend {settings.inference_backend!r}")
+    if name == "openai":
+        from inference_worker.backends.openai_compat import OpenAIBackend
+
+        return OpenAIBackend(settings)
+    if name == "vllm":
+        from inference_worker.backends.vllm import VLLMBackend
+
+        return VLLMBackend(settings)
+    raise ValueError(f"unknown inference backend {name!r}")
 
 
 @asynccontextmanager
@@ -40,34 +46,35 @@ async def inference_worker(
     settings: Settings,
     *,
     backend: InferenceBackend | None = None,
-    max_concurrent_activities: int = DEFAULT_MAX_CONCURRENT_ACTIVITIES,
+    max_concurrent_activities: int | None = None,
 ) -> AsyncIterator[Worker]:
     """Yield a running Worker on settings.inference_task_queue; models load before polling starts.
 
-    Pass an already loaded `backend` to share it (tests); otherwise one is made, loaded and closed here.
+    The backend is wrapped in the degradation chain (fallback backend, then rules / preset copy).
+    Pass an already loaded `backend` to share it (tests); it is used as the primary and not closed.
     """
-    owned = backend is None
-    if backend is None:
-        backend = make_backend(settings)
+    chain = build_chain(settings, make_backend, primary=backend)
     started = time.perf_counter()
-    await backend.load()
+    await chain.load()
     log.info(
-        "inference backend %s ready in %.1fs %s",
-        backend.name,
+        "inference backends %s ready in %.1fs %s",
+        " -> ".join(stage.backend.name for stage in chain.stages),
         time.perf_counter() - started,
-        getattr(backend, "load_seconds", ""),
+        getattr(chain.primary, "load_seconds", ""),
     )
-    activities = InferenceActivities(backend)
+    activities = InferenceActivities(chain, heartbeat_s=settings.inference_heartbeat_s)
     worker = Worker(
         client,
         task_queue=settings.inference_task_queue,
         activities=activities.all(),
-        max_concurrent_activities=max_concurrent_activities,
+        max_concurrent_activities=max_concurrent_activities or settings.inference_max_concurrent_activities,
+        max_activities_per_second=settings.inference_activities_per_second,
+        max_task_queue_activities_per_second=settings.inference_task_queue_activities_per_second,
     )
     try:
         async with worker:
             log.info("inference worker polling task queue %r", settings.inference_task_queue)
             yield worker
     finally:
-        if owned:
-            await backend.aclose()
+        for stage in chain.stages[1 if backend is not None else 0 :]:
+            await stage.backend.aclose()

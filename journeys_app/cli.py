@@ -27,6 +27,10 @@ app = typer.Typer(
 review_app = typer.Typer(help="See and decide pending reviews of generated copy.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks; `--json` for machines.", no_args_is_help=True)
 app.add_typer(review_app, name="review")
+keys_app = typer.Typer(help="API keys of the HTTP gateway.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+reviewers_app = typer.Typer(help="Reviewer accounts and the groups they decide for.", no_args_is_help=True)
+app.add_typer(reviewers_app, name="reviewers")
 customers_app = typer.Typer(help="The customer records journeys read.", no_args_is_help=True)
 db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
 deadletters_app = typer.Typer(
@@ -38,6 +42,8 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(customers_app, name="customers")
 audit_app = typer.Typer(help="The audit log: model calls, reviews, sends, consent.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+eval_app = typer.Typer(help="Measure the models on your own labelled data.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
 
 console = Console()
 err = Console(stderr=True)
@@ -56,7 +62,9 @@ def _run(coro: Awaitable[T]) -> T:
     from temporalio.client import WorkflowUpdateFailedError
     from temporalio.service import RPCError
 
-    from journeys_app.service import EntryKeyError, JourneyNotFound, ReviewNotFound
+    from journeys_app.db.api_keys import ApiKeyError
+    from journeys_app.db.reviewers import ReviewerError
+    from journeys_app.service import EntryKeyError, JourneyNotFound, ReviewNotFound, ReviewRefused
     from journeys_app.stack import StackError
     from journeys_app.temporal import TemporalUnreachable
     from workflows.validation import SpecError
@@ -71,6 +79,9 @@ def _run(coro: Awaitable[T]) -> T:
         EntryKeyError,
         JourneyNotFound,
         ReviewNotFound,
+        ReviewRefused,
+        ReviewerError,
+        ApiKeyError,
         SpecError,
         StackError,
         TemporalUnreachable,
@@ -128,14 +139,20 @@ def up() -> None:
     settings = _settings()
 
     async def main() -> None:
+        from journeys_app.http_server import serve_console, serve_gateway
         from journeys_app.runtime import open_runtime
 
-        async with open_runtime(
-            settings, embedded=True, journey_workers=True, inference_workers=True, seed_customers=True
-        ) as runtime:
+        async with (
+            open_runtime(
+                settings, embedded=True, journey_workers=True, inference_workers=True, seed_customers=True
+            ) as runtime,
+            serve_console(runtime.service, settings) as url,
+            serve_gateway(runtime.service, settings) as gateway,
+        ):
             console.print(
                 f"Temporal at [bold]{runtime.temporal_address}[/bold]; "
-                f"UI http://127.0.0.1:{settings.embedded_temporal_ui_port}. Ctrl-C stops."
+                f"UI http://127.0.0.1:{settings.embedded_temporal_ui_port}; "
+                f"review console {url}; gateway {gateway}. Ctrl-C stops."
             )
             await _until_stopped()
         console.print("stopped cleanly")
@@ -156,6 +173,72 @@ def worker() -> None:
             await _until_stopped()
 
     _run(main())
+
+
+def _serve_http(part: str, banner: str) -> None:
+    """Run one HTTP part of the product (see journeys_app.http_server.PARTS) until Ctrl-C."""
+    settings = _settings()
+
+    async def main() -> None:
+        from journeys_app.http_server import serve_part
+        from journeys_app.runtime import open_runtime
+
+        async with open_runtime(settings) as runtime, serve_part(part, runtime.service, settings) as url:
+            console.print(banner.format(url=url))
+            await _until_stopped()
+
+    _run(main())
+
+
+@app.command("console")
+def console_cmd() -> None:
+    """Serve the review console (sign-in, queue, decisions) against TEMPORAL_ADDRESS and the store."""
+    _serve_http("console", "review console at {url}. Ctrl-C stops.")
+
+
+@app.command("gateway")
+def gateway_cmd() -> None:
+    """Serve the HTTP gateway (Segment tracking API, decide, reads) against TEMPORAL_ADDRESS."""
+    _serve_http("gateway", "gateway at {url} (OpenAPI docs at {url}/docs). Ctrl-C stops.")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who uses the key, e.g. braze-prod.")],
+    scopes: Annotated[str, typer.Option(help="Comma-separated: ingest, decide, read, review.")] = "ingest",
+) -> None:
+    """Create an API key; prints it once (only a hash is stored)."""
+    from journeys_app.db.api_keys import create_key
+
+    wanted = [s.strip() for s in scopes.split(",") if s.strip()]
+    key = _run(_with_db(_settings(), lambda sm: create_key(sm, name, wanted)))
+    console.print(f"key for {name!r} with scopes {', '.join(sorted(set(wanted)))} (shown once):")
+    console.print(key, highlight=False, soft_wrap=True)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key: Annotated[str, typer.Argument(help="The key, or its id (jk_<id>).")]) -> None:
+    """Revoke a key at once; requests with it get 401."""
+    from journeys_app.db.api_keys import revoke_key
+
+    if not _run(_with_db(_settings(), lambda sm: revoke_key(sm, key))):
+        _fail(f"no active key {key!r}")
+    console.print("revoked")
+
+
+@keys_app.command("list")
+def keys_list(as_json: JsonOpt = False) -> None:
+    """Keys by id, name and scopes (never the secret)."""
+    from journeys_app.db.api_keys import list_keys
+
+    rows = _run(_with_db(_settings(), list_keys))
+    if as_json:
+        _print_json([{**info.model_dump(), "active": active} for info, active in rows])
+        return
+    table = Table("id", "name", "scopes", "active")
+    for info, active in rows:
+        table.add_row(f"jk_{info.key_id}", info.name, ", ".join(info.scopes), "yes" if active else "revoked")
+    console.print(table)
 
 
 @app.command("inference-worker")
@@ -256,6 +339,102 @@ def start(
 
 
 @app.command()
+def enroll(
+    journey_id: Annotated[str, typer.Argument(help="The journey to start for every member.")],
+    segment: Annotated[
+        str,
+        typer.Option(help="A file of customer ids (CSV with an id column, or one per line), or a condition."),
+    ],
+    window: Annotated[int, typer.Option(min=1, max=1000, help="Journey starts in flight at once.")] = 50,
+    page_size: Annotated[int, typer.Option(min=1, max=5000, help="Members per batch activity.")] = 500,
+    wait: Annotated[bool, typer.Option(help="Follow the progress until it finishes.")] = True,
+) -> None:
+    """Start JOURNEY for every customer of a segment, through a resumable batch workflow.
+
+    Running the same command again follows (or resumes) the same enrolment; nobody is started twice.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from journeys_app.enrollment import SegmentError, start_enrollment
+    from workflows.enrollment import EnrollmentWorkflow
+
+    async def main(runtime: Any) -> Any:
+        try:
+            handle, total = await start_enrollment(
+                runtime.service, journey_id, segment, window=window, page_size=page_size
+            )
+        except SegmentError as exc:
+            _fail(str(exc))
+        console.print(f"enrolment {handle.id}: {total} customers into {journey_id}")
+        if not wait:
+            return None
+        columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress("[progress.description]{task.description}", *columns, console=console) as bar:
+            task = bar.add_task("starting journeys", total=total)
+            while True:
+                try:
+                    progress = await handle.query(EnrollmentWorkflow.progress)
+                except RPCError:  # between continue-as-new runs
+                    progress = None
+                if progress is not None:
+                    bar.update(task, completed=progress.done)
+                    if progress.finished:
+                        break
+                await asyncio.sleep(0.5)
+        return await handle.result()
+
+    from temporalio.service import RPCError
+
+    result = _run(_with_service(_settings(), main))
+    if result is not None:
+        console.print(
+            f"done: {result.started} started, {result.existing} already running or done, "
+            f"{result.failed} failed"
+        )
+        for failure in result.failures:
+            console.print(f"  {failure}", highlight=False)
+
+
+@app.command()
+def preview(
+    template: Annotated[str, typer.Argument(help="e.g. email/apology (see templates/messages/).")],
+    customer: Annotated[str, typer.Option(help="A stored customer id.")],
+    event_file: Annotated[
+        Path | None, typer.Option("--event", help="YAML/JSON file of event properties, e.g. text: …")
+    ] = None,
+    with_model: Annotated[bool, typer.Option(help="Fill the slots with the CPU model (slower).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Render TEMPLATE for a customer exactly as a send step would send it, with guardrail verdicts."""
+    from journeys_app.preview import PreviewError, load_event
+    from journeys_app.preview import preview as make_preview
+
+    settings = _settings()
+    try:
+        properties = load_event(event_file)
+        result = _run(
+            _with_db(
+                settings,
+                lambda sm: make_preview(settings, sm, template, customer, properties, with_model=with_model),
+            )
+        )
+    except PreviewError as exc:
+        _fail(str(exc))
+    if as_json:
+        _print_json(result.model_dump(mode="json"))
+        return
+    for variant in result.variants:
+        console.print(f"[bold]{variant.channel}[/bold] ({variant.source}, {result.backend})", highlight=False)
+        if variant.subject is not None:
+            console.print(f"Subject: {variant.subject}", highlight=False, markup=False)
+        console.print(variant.body, highlight=False, markup=False)
+        verdicts = ", ".join(
+            f"{g.name} {'ok' if g.passed else 'FAILED: ' + g.detail}" for g in variant.guardrails
+        )
+        console.print(f"\nguardrails: {verdicts}", highlight=False, markup=False)
+
+
+@app.command()
 def event(
     customer: Annotated[str, typer.Argument(help="Customer id.")],
     name: Annotated[str, typer.Argument(help="Event name, e.g. customer_replied.")],
@@ -302,9 +481,10 @@ def status(
             f"at step {state.current_step}"
             + (f", waiting for {state.waiting_for}" if state.waiting_for else "")
         )
-    table = Table("step", "result")
+    table = Table("step", "answered by", "result")
     for step_id in dict.fromkeys(state.path):
-        table.add_row(step_id, json.dumps(state.results.get(step_id), default=str)[:160])
+        result = state.results.get(step_id)
+        table.add_row(step_id, _answered_by(result), json.dumps(result, default=str)[:160])
     console.print(table)
     if state.dead_letter:
         d = state.dead_letter
@@ -320,6 +500,15 @@ def status(
         console.print(
             f"pending review {r.review_id} for group {r.group}, deadline {r.deadline:%Y-%m-%d %H:%M} UTC"
         )
+
+
+def _answered_by(result: Any) -> str:
+    """`local`, or `rules (degraded)` in red: which backend produced a model step's result."""
+    if not isinstance(result, dict) or "backend" not in result:
+        return ""
+    if result.get("degraded"):
+        return f"[red]{result['backend']} (degraded)[/red]"
+    return str(result["backend"])
 
 
 @app.command()
@@ -515,13 +704,23 @@ def customers_erase(
 @review_app.command("list")
 def review_list(
     group: Annotated[str | None, typer.Option(help="Only this reviewer group.")] = None,
+    reviewer: Annotated[str | None, typer.Option(help="Only the groups this reviewer decides for.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Pending reviews, earliest deadline first."""
     from journeys_app.db import queries
+    from journeys_app.db.reviewers import ReviewerError, get_reviewer
 
-    settings = _settings()
-    rows = _run(_with_db(settings, lambda sm: queries.pending_reviews(sm, group)))
+    async def pending(sm: Any) -> list[Any]:
+        rows = await queries.pending_reviews(sm, group)
+        if reviewer is None:
+            return rows
+        account = await get_reviewer(sm, reviewer)
+        if account is None:
+            raise ReviewerError(f"no reviewer account {reviewer!r}")
+        return [r for r in rows if r.group in account.groups]
+
+    rows = _run(_with_db(_settings(), pending))
     if as_json:
         _print_json([r.model_dump(mode="json") for r in rows])
         return
@@ -537,6 +736,37 @@ def review_list(
             first[:60],
         )
     console.print(table)
+
+
+@review_app.command("show")
+def review_show(review_id: str, as_json: JsonOpt = False) -> None:
+    """One review in full: the run's context, every variant with its guardrail verdicts."""
+    from journeys_app.review_context import load_review_context
+
+    context = _run(_with_service(_settings(), lambda rt: load_review_context(rt.service, review_id)))
+    if as_json:
+        _print_json(context.model_dump(mode="json"))
+        return
+    r = context.review
+    console.print(
+        f"[bold]{r.review_id}[/bold] {r.status}, group {r.group}, deadline {r.deadline:%Y-%m-%d %H:%M} UTC "
+        f"({context.time_left}); journey {context.journey_id}, customer {r.customer_id}",
+        highlight=False,
+    )
+    if context.message:
+        console.print(f"message: {context.message}", highlight=False)
+    for line in context.facts:
+        console.print(f"  {line}", highlight=False)
+    for index, variant in enumerate(r.variants):
+        verdicts = ", ".join(
+            f"{v['name']} {'ok' if v['passed'] else 'FAILED'}" for v in variant.get("guardrails") or []
+        )
+        console.print(
+            f"\n[bold]variant {index}[/bold] ({variant.get('source')}; {verdicts})", highlight=False
+        )
+        if variant.get("subject"):
+            console.print(f"subject: {variant['subject']}", highlight=False)
+        console.print(variant.get("body", ""), highlight=False, markup=False)
 
 
 def _decide(decision: Any) -> None:
@@ -568,16 +798,94 @@ def review_reject(
     _decide(ReviewDecision(review_id=review_id, decision="reject", reviewer=reviewer, reason=reason))
 
 
+@review_app.command("edit")
+def review_edit(
+    review_id: str,
+    reviewer: Annotated[str, typer.Option(help="Your reviewer account.")],
+    body: Annotated[str, typer.Option(help="The text to send instead of the draft.")],
+    subject: Annotated[str | None, typer.Option(help="A new subject (email).")] = None,
+    variant: Annotated[int, typer.Option(help="The variant you edited (0-based).")] = 0,
+) -> None:
+    """Send your own text; it must pass the same guardrails as generated copy."""
+    from workflows.models import ReviewDecision
+
+    _decide(
+        ReviewDecision(
+            review_id=review_id,
+            decision="edit",
+            reviewer=reviewer,
+            variant=variant,
+            body=body,
+            subject=subject,
+        )
+    )
+
+
+@review_app.command("regenerate")
+def review_regenerate(
+    review_id: str,
+    reviewer: Annotated[str, typer.Option(help="Your reviewer account.")],
+    note: Annotated[
+        str, typer.Option(help="What the model should change, e.g. 'shorter, mention the refund'.")
+    ],
+) -> None:
+    """Ask the model for new variants with your note; a new review opens for them."""
+    from workflows.models import ReviewDecision
+
+    _decide(ReviewDecision(review_id=review_id, decision="regenerate", reviewer=reviewer, reason=note))
+
+
+@reviewers_app.command("add")
+def reviewers_add(
+    name: str,
+    group: Annotated[list[str], typer.Option("--group", help="A group this reviewer decides for (repeat).")],
+) -> None:
+    """Create a reviewer account; prints its password once (only a hash is stored)."""
+    from journeys_app.db.reviewers import add_reviewer
+
+    password = _run(_with_db(_settings(), lambda sm: add_reviewer(sm, name, group)))
+    console.print(f"reviewer {name!r} can decide for {', '.join(sorted(set(group)))}.")
+    console.print(f"password (shown once, pass it on privately): {password}", highlight=False)
+
+
+@reviewers_app.command("list")
+def reviewers_list(as_json: JsonOpt = False) -> None:
+    """Reviewer accounts and their groups."""
+    from journeys_app.db.reviewers import list_reviewers
+
+    accounts = _run(_with_db(_settings(), list_reviewers))
+    if as_json:
+        _print_json([a.model_dump() for a in accounts])
+        return
+    table = Table("reviewer", "groups")
+    for account in accounts:
+        table.add_row(account.name, ", ".join(account.groups))
+    console.print(table)
+
+
+@reviewers_app.command("remove")
+def reviewers_remove(name: str) -> None:
+    """Delete a reviewer account; their past decisions stay in the audit trail."""
+    from journeys_app.db.reviewers import remove_reviewer
+
+    if not _run(_with_db(_settings(), lambda sm: remove_reviewer(sm, name))):
+        _fail(f"no reviewer account {name!r}")
+    console.print(f"reviewer {name!r} removed")
+
+
 # --------------------------------------------------------------------------- demo and bench
 @app.command()
 def demo(
     as_json: JsonOpt = False,
+    interactive: Annotated[
+        bool, typer.Option("--interactive", help="Leave one review to you in the review console.")
+    ] = False,
 ) -> None:
     """Run the three sample journeys for the sample customers, end to end, on this machine."""
     from journeys_app.demo import run_demo
 
     settings = _settings()
-    _run(run_demo(settings, console, as_json=as_json))
+    _run(run_demo(settings, console, as_json=as_json, interactive=interactive))
 
 
 @bench_app.command("engine")
@@ -605,6 +913,76 @@ def bench_engine(
             as_json=as_json,
         )
     )
+
+
+@bench_app.command("inference")
+def bench_inference(
+    runs_: Annotated[int, typer.Option("--runs", min=10, help="Classifications per measured path.")] = 400,
+    concurrency: Annotated[int, typer.Option(min=1, help="Workflows in flight at once.")] = 64,
+    as_json: JsonOpt = False,
+) -> None:
+    """CPU models alone and through Temporal: batched vs one at a time, no-op ceiling, tokens/s."""
+    from journeys_app.bench.inference import run_inference_bench
+
+    _run(run_inference_bench(_settings(), console, runs=runs_, concurrency=concurrency, as_json=as_json))
+
+
+@bench_app.command("gateway")
+def bench_gateway(
+    events: Annotated[int, typer.Option(min=100, help="Track events for the ingest figure.")] = 2000,
+    decides: Annotated[int, typer.Option(min=5, help="Sequential decide calls for the latency figure.")] = 40,
+    as_json: JsonOpt = False,
+) -> None:
+    """Segment ingest events/s and decide p50/p99 at light load, over loopback HTTP."""
+    from journeys_app.bench.gateway import run_gateway_bench
+
+    _run(run_gateway_bench(_settings(), console, events=events, decides=decides, as_json=as_json))
+
+
+@eval_app.command("intents")
+def eval_intents(
+    data: Annotated[Path, typer.Option("--data", help="CSV of labelled customer messages.")],
+    taxonomy: Annotated[
+        Path | None, typer.Option("--taxonomy", help="Taxonomy file (default: the journeys' intents.yaml).")
+    ] = None,
+    text_column: Annotated[str, typer.Option("--text-column")] = "text",
+    label_column: Annotated[str, typer.Option("--label-column")] = "label",
+    as_json: JsonOpt = False,
+) -> None:
+    """Train the CPU intent classifier on the taxonomy's examples only and score every CSV row."""
+    from inference_worker.evaluation import EvalDataError, evaluate_taxonomy
+    from inference_worker.taxonomy import TaxonomyError
+
+    settings = _settings()
+    try:
+        report = evaluate_taxonomy(
+            taxonomy or settings.journeys_dir / "intents.yaml",
+            data,
+            text_column,
+            label_column,
+            threads=settings.model_threads,
+            min_confidence=settings.intent_min_confidence,
+        )
+    except (EvalDataError, TaxonomyError) as exc:
+        _fail(str(exc))
+    if as_json:
+        _print_json(report.model_dump())
+        return
+    console.print(
+        f"{report.rows} messages: accuracy {report.accuracy:.1%}, macro-F1 {report.macro_f1:.3f}, "
+        f"unknown {report.unknown_rate:.1%}, calibration error {report.calibration_error:.3f}"
+    )
+    table = Table("label", "precision", "recall", "F1", "support")
+    for label, score in report.per_label.items():
+        table.add_row(
+            label, f"{score.precision:.2f}", f"{score.recall:.2f}", f"{score.f1:.2f}", str(score.support)
+        )
+    console.print(table)
+    predicted = sorted({p for row in report.confusion.values() for p in row})
+    matrix = Table("expected \\ predicted", *predicted, title="confusion matrix")
+    for expected, row in report.confusion.items():
+        matrix.add_row(expected, *(str(row.get(p, "")) for p in predicted))
+    console.print(matrix)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -16,6 +18,9 @@ from rich.console import Console
 from rich.table import Table
 
 from journeys_app.db import queries
+from journeys_app.db.reviewers import add_reviewer, ensure_reviewer
+from journeys_app.http_server import serve_console
+from journeys_app.mail_sink import local_mail_sink
 from journeys_app.runtime import Runtime, open_runtime
 from journeys_app.settings import Settings
 from workflows.journey import JourneyWorkflow
@@ -23,6 +28,7 @@ from workflows.models import CustomerEvent, ReviewDecision, RunState
 
 SIMULATED_REVIEWER = "demo-reviewer (simulated)"
 DEMO_TIMEOUT_S = 170.0
+INTERACTIVE_TIMEOUT_S = 3600.0  # a person takes their time
 
 
 class ScriptedEvent(BaseModel):
@@ -45,12 +51,28 @@ def load_script(settings: Settings, tag: str) -> list[ScriptedEvent]:
     return events
 
 
-async def _simulated_reviewer(runtime: Runtime, run_ids: set[str], console: Console, log: list[str]) -> None:
-    """Approve each pending review of this demo's runs, the way `journeys review approve` does."""
+async def _simulated_reviewer(
+    runtime: Runtime, run_ids: set[str], console: Console, log: list[str], person: PersonReview | None = None
+) -> None:
+    """Approve each pending review of this demo's runs, the way `journeys review approve` does.
+
+    With a person at the console (`--interactive`), the first review is left to them.
+    """
     done: set[str] = set()
     while True:
         for review in await queries.pending_reviews(runtime.sessionmaker):
             if review.workflow_id not in run_ids or review.review_id in done:
+                continue
+            if person is not None and person.review_id in (None, review.review_id):
+                if person.review_id is None:
+                    person.review_id = review.review_id
+                    console.print(
+                        f"\n  [bold]Your turn:[/bold] review {review.review_id} (group {review.group}) "
+                        f"waits at {person.url}/reviews/{review.review_id}\n"
+                        f"  sign in as [bold]{person.name}[/bold] with password [bold]{person.password}"
+                        "[/bold]; approve, edit, reject or regenerate it there.\n",
+                        highlight=False,
+                    )
                 continue
             decision = ReviewDecision(
                 review_id=review.review_id, decision="approve", reviewer=SIMULATED_REVIEWER, variant=0
@@ -64,6 +86,16 @@ async def _simulated_reviewer(runtime: Runtime, run_ids: set[str], console: Cons
             log.append(line)
             console.print(f"  [cyan]{line}[/cyan]", highlight=False)
         await asyncio.sleep(0.3)
+
+
+@dataclass
+class PersonReview:
+    """The review left to a person in the console, and how they sign in."""
+
+    url: str
+    name: str
+    password: str
+    review_id: str | None = None
 
 
 async def _send_when_waiting(
@@ -138,15 +170,49 @@ def _table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-async def run_demo(settings: Settings, console: Console, *, as_json: bool = False) -> list[dict[str, Any]]:
+def review_groups(catalog: dict[str, Any]) -> set[str]:
+    """Every group a human_review step of these journeys asks, escalation groups included."""
+    groups: set[str] = set()
+    for journey in catalog.values():
+        for step in journey.spec.steps:
+            if step.type == "human_review":
+                groups |= {
+                    step.group,
+                    *([step.on_timeout.escalate_to] if step.on_timeout.escalate_to else []),
+                }
+    return groups
+
+
+async def run_demo(
+    settings: Settings, console: Console, *, as_json: bool = False, interactive: bool = False
+) -> list[dict[str, Any]]:
     began = time.monotonic()
     tag = time.strftime("%H%M%S")
     final, console = console, Console(stderr=True) if as_json else console  # --json: progress to stderr
     console.print("Starting the embedded stack (Temporal dev server, SQLite, CPU models)…")
-    async with open_runtime(
-        settings, embedded=True, journey_workers=True, inference_workers=True, seed_customers=True
-    ) as runtime:
+    mail_dir = settings.state_dir / "mail" / tag
+    async with AsyncExitStack() as stack:
+        if not settings.smtp_host:  # no mail server configured: deliver to a local sink, as files
+            port = stack.enter_context(local_mail_sink(mail_dir))
+            settings = settings.model_copy(
+                update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none"}
+            )
+        else:
+            mail_dir = None
+        runtime = await stack.enter_async_context(
+            open_runtime(
+                settings, embedded=True, journey_workers=True, inference_workers=True, seed_customers=True
+            )
+        )
         console.print(f"ready in {time.monotonic() - began:.1f}s; Temporal at {runtime.temporal_address}")
+        groups = sorted(review_groups(runtime.service.catalog))
+        await ensure_reviewer(runtime.sessionmaker, SIMULATED_REVIEWER, groups)
+        person: PersonReview | None = None
+        if interactive:
+            url = await stack.enter_async_context(serve_console(runtime.service, settings))
+            name = f"you-{tag}"
+            person = PersonReview(url, name, await add_reviewer(runtime.sessionmaker, name, groups))
+            console.print(f"review console at {url}")
         script = load_script(settings, tag)
         runs: dict[str, list[str]] = {}  # customer -> workflow ids started by this demo
         for item in (e for e in script if not e.follow_up):
@@ -158,9 +224,9 @@ async def run_demo(settings: Settings, console: Console, *, as_json: bool = Fals
                 console.print(f"  {item.customer}: {item.event} → {t.workflow_id}{note}", highlight=False)
         all_ids = {w for ids in runs.values() for w in ids}
         review_log: list[str] = []
-        reviewer = asyncio.create_task(_simulated_reviewer(runtime, all_ids, console, review_log))
+        reviewer = asyncio.create_task(_simulated_reviewer(runtime, all_ids, console, review_log, person))
         try:
-            async with asyncio.timeout(DEMO_TIMEOUT_S):
+            async with asyncio.timeout(INTERACTIVE_TIMEOUT_S if interactive else DEMO_TIMEOUT_S):
                 await asyncio.gather(
                     *(
                         _send_when_waiting(runtime, runs.get(item.customer, []), item, console)
@@ -182,11 +248,17 @@ async def run_demo(settings: Settings, console: Console, *, as_json: bool = Fals
             rows.append(_summary(state, await queries.messages_for_run(runtime.sessionmaker, workflow_id)))
     ui = f"http://127.0.0.1:{settings.embedded_temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows"
     if as_json:
-        final.print_json(json.dumps({"runs": rows, "reviews": review_log, "temporal_ui": ui}, default=str))
+        report = {"runs": rows, "reviews": review_log, "temporal_ui": ui, "mail_dir": mail_dir}
+        final.print_json(json.dumps(report, default=str))
     else:
         Console(file=console.file, width=max(console.width, 150)).print(_table(rows))
         console.print(
             f"{len(rows)} runs in {time.monotonic() - began:.1f}s. Every run is in the Temporal UI: {ui}"
             " (while `journeys up` runs)."
         )
+        if mail_dir is not None:
+            sent = sorted(mail_dir.glob("*.eml"))
+            console.print(
+                f"{len(sent)} emails were delivered over SMTP to the local sink; read them in {mail_dir}/"
+            )
     return rows

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.enrollment import EnrollmentActivities
+from activities.inference_fallback import InferenceFallbackActivities
 from activities.journey_activities import JourneyActivities
 from journeys_app.catalog import load_catalog
 from journeys_app.db.customers import load_customers_file, upsert_customers
@@ -18,6 +20,7 @@ from journeys_app.service import JourneyService
 from journeys_app.settings import Settings
 from journeys_app.stack import embedded_temporal
 from journeys_app.temporal import connect
+from workflows.enrollment import EnrollmentWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.sandbox import journey_workflow_runner
 
@@ -28,13 +31,19 @@ log = logging.getLogger(__name__)
 async def journey_worker(
     client: Client, settings: Settings, sessionmaker: SessionMaker
 ) -> AsyncIterator[Worker]:
-    """The interpreter workflow and the store/delivery activities on the journeys queue."""
-    activities = JourneyActivities(sessionmaker, settings)
+    """The interpreter workflow, the store/delivery activities, the rules fallback for inference and
+    bulk enrolment."""
+    service = JourneyService(client, settings, load_catalog(settings), sessionmaker)
+    activities = [
+        *JourneyActivities(sessionmaker, settings).all(),
+        *InferenceFallbackActivities(settings).all(),
+        *EnrollmentActivities(service).all(),
+    ]
     worker = Worker(
         client,
         task_queue=settings.journey_task_queue,
-        workflows=[JourneyWorkflow],
-        activities=activities.all(),
+        workflows=[JourneyWorkflow, EnrollmentWorkflow],
+        activities=activities,
         workflow_runner=journey_workflow_runner(),
     )
     async with worker:

@@ -7,6 +7,7 @@ a second run.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,8 +20,10 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from inference_worker.guardrails import check_message, load_sensitive_words
 from journeys_app.db import queries
 from journeys_app.db.erasure import ErasureReport, erase_customer_data
+from journeys_app.db.reviewers import get_reviewer
 from journeys_app.settings import Settings
 from workflows.expressions import ExpressionError, evaluate, render
 from workflows.journey import JourneyWorkflow
@@ -49,6 +52,10 @@ class JourneyNotFound(LookupError):
 
 class ReviewNotFound(LookupError):
     pass
+
+
+class ReviewRefused(PermissionError):
+    """The reviewer may not make this decision (no account, wrong group, an edit failing guardrails)."""
 
 
 class EntryKeyError(ValueError):
@@ -114,6 +121,7 @@ class JourneyService:
                 entry_key=key,
                 trigger=event,
                 inference_task_queue=self.settings.inference_task_queue,
+                inference_pickup_timeout_s=self.settings.inference_pickup_timeout_s,
             ),
             "id": workflow_id,
             "task_queue": self.settings.journey_task_queue,
@@ -133,6 +141,8 @@ class JourneyService:
         try:
             handle = await self.client.start_workflow(JourneyWorkflow.run, **args)
         except WorkflowAlreadyStartedError as exc:
+            # A caller that started it may have stopped before recording it (a crashed batch page).
+            await self._remember(args["id"], args["arg"])
             return TriggerResult(journey_id, args["id"], started=False, run_id=exc.run_id)
         await self._remember(args["id"], args["arg"])
         return TriggerResult(journey_id, args["id"], started=True, run_id=handle.result_run_id)
@@ -219,11 +229,49 @@ class JourneyService:
         return report
 
     async def review(self, decision: ReviewDecision) -> ReviewAck:
-        """Submit a decision through the validated update: stale or duplicate ones are refused."""
+        """Submit a decision through the validated update: stale or duplicate ones are refused.
+
+        The reviewer must have an account in the review's current group; an edit must pass the
+        same message guardrails as generated copy. Refused decisions never reach the run.
+        """
         review = await queries.get_review(self.sessionmaker, decision.review_id)
         if review is None:
             raise ReviewNotFound(f"no review '{decision.review_id}'")
+        account = await get_reviewer(self.sessionmaker, decision.reviewer)
+        if account is None:
+            raise ReviewRefused(
+                f"no reviewer account {decision.reviewer!r}: create one with "
+                f"`journeys reviewers add {decision.reviewer!r} --group {review.group}`"
+            )
+        if review.group not in account.groups:
+            raise ReviewRefused(
+                f"{account.name} reviews for {', '.join(account.groups)}, not for {review.group}"
+            )
+        if decision.decision == "edit":
+            self._check_edit(review, decision)
+        decision = decision.model_copy(update={"groups": account.groups})
         return await self.handle(review.workflow_id).execute_update(JourneyWorkflow.submit_review, decision)
+
+    async def wait_until_recorded(self, review_id: str, timeout: float = 5.0) -> queries.ReviewRecord | None:
+        """The review once the run has stored its decision (an activity, right after the update)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            review = await queries.get_review(self.sessionmaker, review_id)
+            if review is None or review.status not in queries.OPEN_REVIEW_STATUSES:
+                return review
+            if asyncio.get_running_loop().time() >= deadline:
+                return review
+            await asyncio.sleep(0.1)
+
+    def _check_edit(self, review: queries.ReviewRecord, decision: ReviewDecision) -> None:
+        variants = review.variants or [{}]
+        variant = variants[decision.variant] if 0 <= decision.variant < len(variants) else variants[0]
+        channel = str(variant.get("channel") or "email")
+        subject = decision.subject or variant.get("subject")
+        words = load_sensitive_words(self.settings.templates_dir / "prompts" / "sensitive_words.txt")
+        report = check_message(channel, subject, decision.body or "", words)
+        if not report.passed:
+            raise ReviewRefused(f"the edited text fails the guardrails ({report.summary()})")
 
 
 def _event_context(event: CustomerEvent) -> dict[str, Any]:

@@ -36,11 +36,49 @@ class Settings(BaseSettings):
         default="", validation_alias=AliasChoices("JOURNEYS_DATABASE_URL", "DATABASE_URL")
     )
 
-    # Inference worker.
-    inference_backend: Literal["local"] = "local"
+    # Inference worker: the primary backend, and the one it degrades to (then rules / preset copy).
+    inference_backend: Literal["local", "openai", "vllm"] = "local"
+    inference_fallback: Literal["none", "local", "openai", "vllm"] = "none"
     model_threads: int = 2
     intent_min_confidence: float = 0.45  # below this the label is "unknown"
     copy_max_tokens: int = 48
+    copy_variants_max: int = 5
+
+    # OpenAI-compatible server (vllm serve, DeepSeek, llama.cpp's server).
+    openai_base_url: str = "http://127.0.0.1:8000/v1"
+    openai_api_key: str = ""
+    openai_model: str = "default"
+    # json_schema (OpenAI, vLLM, DeepSeek) or json_object with a schema (llama.cpp's server).
+    openai_response_format: Literal["json_schema", "json_object"] = "json_schema"
+    openai_timeout_s: float = 30.0
+
+    # In-process vLLM (gpu extra only).
+    vllm_model: str = "Qwen/Qwen2.5-1.5B-Instruct"
+    vllm_gpu_memory_utilization: float = 0.85
+    vllm_max_model_len: int = 4096
+
+    # Micro-batching of concurrent classify calls; batch_max_size 1 turns it off.
+    batch_max_size: int = 32
+    batch_max_wait_ms: float = 5.0
+
+    # Inference worker concurrency and rate limits (per worker, and per task queue across workers).
+    inference_max_concurrent_activities: int = 16
+    inference_activities_per_second: float | None = None
+    inference_task_queue_activities_per_second: float | None = None
+    inference_heartbeat_s: float = 5.0
+
+    # Degradation (DESIGN §10): a primary call slower than this counts as a failure and degrades.
+    degrade_latency_ms: float = 500.0
+    degrade_copy_latency_s: float = 30.0
+    # Circuit breaker: open at > error_rate failures over window_s (at least min_calls), cool down, probe.
+    breaker_error_rate: float = 0.30
+    breaker_window_s: float = 120.0
+    breaker_min_calls: int = 5
+    breaker_cooldown_s: float = 30.0
+
+    # Journey side: how long an inference step waits for an inference worker to pick it up before
+    # the journey worker answers with rules / preset copy (marked degraded).
+    inference_pickup_timeout_s: float = 15.0
 
     # Internal notification targets: name -> webhook URL (JSON), e.g. {"support-leads": "https://…"}.
     notify_targets: dict[str, str] = Field(default_factory=dict)
@@ -48,6 +86,46 @@ class Settings(BaseSettings):
     # Tracing: none, console or otlp (OTEL_EXPORTER_OTLP_ENDPOINT picks the collector).
     tracing: Literal["none", "console", "otlp"] = "none"
     service_name: str = "ma-journeys"
+
+    # Prometheus metrics of this process at http://<metrics_bind>/metrics, e.g. "127.0.0.1:9464".
+    metrics_bind: str = ""
+
+    # The review console (web pages for reviewers): where it listens, and the key that signs its
+    # session cookies. Empty key: a random one per start, so sign-ins end when the console restarts.
+    console_host: str = "127.0.0.1"
+    console_port: int = Field(default=8300, ge=0, le=65535)
+    console_secret: str = ""
+    console_session_hours: float = Field(default=12.0, gt=0)
+
+    # Frequency cap: at most this many marketing messages per customer per channel in the window
+    # (transactional messages are exempt and not counted). 0 turns the cap off.
+    marketing_cap: int = Field(default=3, ge=0)
+    marketing_cap_days: float = Field(default=7.0, gt=0)
+
+    # Links in messages (unsubscribe) point at the gateway's public address and are signed with
+    # this key. Empty key: one is made and kept in <state_dir>/link_secret (fine on one host).
+    public_url: str = "http://127.0.0.1:8400"
+    link_secret: str = ""
+
+    # SMS, push and webhook providers: channel -> URL the message is POSTed to, signed with
+    # channel_secret (HMAC-SHA256). A channel without a URL keeps its messages "queued".
+    channel_urls: dict[str, str] = Field(default_factory=dict)
+    channel_secret: str = ""
+    channel_timeout_s: float = Field(default=15.0, gt=0)
+
+    # Email delivery through SMTP. Empty host: emails stay in the outbox (status "queued").
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "Northwind Goods <care@northwind.example>"
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+
+    # The HTTP gateway (Segment tracking API, decide, read endpoints).
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(default=8400, ge=0, le=65535)
+    gateway_rate_per_minute: int = Field(default=500, ge=1)  # per API key
 
     log_level: str = "INFO"
 

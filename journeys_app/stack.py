@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -11,8 +12,12 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from journeys_app.settings import Settings
+
+if TYPE_CHECKING:
+    from temporalio.testing import WorkflowEnvironment
 
 log = logging.getLogger(__name__)
 
@@ -96,3 +101,27 @@ async def embedded_temporal(settings: Settings, timeout: float = 60.0) -> AsyncI
             except TimeoutError:
                 process.kill()
         log_file.close()
+
+
+@asynccontextmanager
+async def throwaway_dev_server(**kwargs: Any) -> AsyncIterator[WorkflowEnvironment]:
+    """An in-memory dev server for benchmarks; its start-up banner goes to stderr, not stdout,
+    so `--json` output stays pure JSON (the child inherits file descriptor 1 at spawn)."""
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        env = await WorkflowEnvironment.start_local(
+            data_converter=pydantic_data_converter,
+            dev_server_existing_path=find_binary("temporal"),
+            dev_server_log_level="error",
+            **kwargs,
+        )
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    async with env:
+        yield env

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 
 from temporalio.client import Interceptor
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from journeys_app.masking import PiiMaskingFilter
 from journeys_app.settings import Settings
 
 _configured = False
+_runtimes: dict[str, Runtime] = {}
 
 
 def setup_logging(settings: Settings) -> None:
@@ -51,3 +53,18 @@ def tracing_interceptors(settings: Settings) -> list[Interceptor]:
         trace.set_tracer_provider(provider)
         _configured = True
     return [TracingInterceptor()]
+
+
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """A Temporal runtime serving Prometheus metrics on settings.metrics_bind (None: the default runtime).
+
+    SDK metrics (task latencies, slots, polls) and ours (journeys_inference_results) come from the
+    same endpoint. One runtime per address per process: the port can be bound only once.
+    """
+    if not settings.metrics_bind:
+        return None
+    if settings.metrics_bind not in _runtimes:
+        _runtimes[settings.metrics_bind] = Runtime(
+            telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=settings.metrics_bind))
+        )
+    return _runtimes[settings.metrics_bind]

@@ -6,7 +6,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from journeys_app.settings import Settings
-from journeys_app.telemetry import tracing_interceptors
+from journeys_app.telemetry import metrics_runtime, tracing_interceptors
 
 
 class TemporalUnreachable(ConnectionError):
@@ -21,6 +21,7 @@ async def connect(settings: Settings, address: str | None = None) -> Client:
             namespace=settings.temporal_namespace,
             data_converter=pydantic_data_converter,
             interceptors=tracing_interceptors(settings),
+            runtime=metrics_runtime(settings),
         )
     except RuntimeError as exc:  # the SDK reports refused connections as RuntimeError
         raise TemporalUnreachable(

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         RecordDeadLetterRequest,
         RecordStepRequest,
     )
+    from inference_worker.contracts import FALLBACK_ACTIVITIES
     from workflows.expressions import ExpressionError
     from workflows.models import (
         Carried,
@@ -59,6 +60,9 @@ STEP_RETRY = RetryPolicy(
 # Bookkeeping must not be lost: retry until the store is back.
 RECORD_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=60))
 RECORD_TIMEOUT = timedelta(seconds=30)
+# Inference activities heartbeat every few seconds; a worker killed mid-generation is noticed here.
+INFERENCE_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+INFERENCE_FALLBACK_PATCH = "inference-fallback-to-rules"
 MAX_INBOX = 100
 
 
@@ -239,14 +243,31 @@ class JourneyWorkflow:
         return f"{self.workflow_id}:{step_id}:{self.visits.get(step_id, 1)}"
 
     async def inference(self, name: str, request: Any, result_type: type[T], timeout: timedelta) -> T:
+        """The inference worker's answer, or rules / preset copy from this worker when it is gone."""
         assert self._input is not None
+        try:
+            return await workflow.execute_activity(
+                name,
+                request,
+                result_type=result_type,
+                task_queue=self._input.inference_task_queue,
+                start_to_close_timeout=timeout,
+                # Not picked up in time (no inference worker): a timeout that is never retried.
+                schedule_to_start_timeout=timedelta(seconds=self._input.inference_pickup_timeout_s),
+                heartbeat_timeout=INFERENCE_HEARTBEAT_TIMEOUT,
+                retry_policy=STEP_RETRY,
+            )
+        except ActivityError as exc:
+            if _is_permanent(exc) or not workflow.patched(INFERENCE_FALLBACK_PATCH):
+                raise
+            workflow.logger.warning(
+                "%s failed (%s); answering with rules / preset copy", name, _describe(exc)
+            )
         return await workflow.execute_activity(
-            name,
+            FALLBACK_ACTIVITIES[name],
             request,
             result_type=result_type,
-            task_queue=self._input.inference_task_queue,
-            start_to_close_timeout=timeout,
-            schedule_to_start_timeout=timedelta(minutes=5),
+            start_to_close_timeout=timedelta(seconds=30),
             retry_policy=STEP_RETRY,
         )
 
@@ -343,6 +364,7 @@ class JourneyWorkflow:
             dead_letter=self.dead_letter,
             goal_reached_at=self._goal_reached_at,
             outcome=self._outcome,
+            trigger=self._input.trigger,
         )
 
     @workflow.query
@@ -437,6 +459,11 @@ class JourneyWorkflow:
         self.inbox, self._decision_ready = carried.inbox, carried.decision_ready
         self._goal_reached_at, self._started_at = carried.goal_reached_at, carried.started_at
         self._retry_visit = carried.retry_visit
+
+
+def _is_permanent(exc: ActivityError) -> bool:
+    """A non-retryable application error (a config mistake): rules would not fix it."""
+    return isinstance(exc.cause, ApplicationError) and exc.cause.non_retryable
 
 
 def _describe(exc: BaseException) -> str:

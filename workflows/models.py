@@ -48,6 +48,8 @@ class JourneyInput(_Model):
     entry_key: str
     trigger: CustomerEvent
     inference_task_queue: str = "inference"
+    # Seconds an inference step waits to be picked up before the journey worker answers with rules.
+    inference_pickup_timeout_s: float = Field(default=15.0, gt=0)
     # Continue-as-new after this many steps even if the server has not suggested it yet.
     max_steps_per_run: int = Field(default=2000, ge=2)
     carried: Carried | None = None
@@ -72,12 +74,15 @@ class JourneyResult(_Model):
 
 class ReviewDecision(_Model):
     review_id: str
-    decision: Literal["approve", "edit", "reject"]
+    decision: Literal["approve", "edit", "reject", "regenerate"]
     reviewer: str = Field(min_length=1, max_length=200)
     variant: int = 0
     body: str | None = Field(default=None, max_length=MAX_TEXT)  # the edited text, for "edit"
     subject: str | None = Field(default=None, max_length=300)
+    # Why it was rejected, or the note for the model when asking it to regenerate.
     reason: str | None = Field(default=None, max_length=2000)
+    # The reviewer's groups, as the service checked them; when given, the review's group must be one.
+    groups: list[str] = Field(default_factory=list)
 
 
 class ReviewAck(_Model):
@@ -93,6 +98,7 @@ class PendingReview(_Model):
     deadline: datetime
     escalated: bool = False
     variants: list[dict[str, Any]]
+    regenerations: int = 0  # how often reviewers already had these variants regenerated
 
 
 class DeadLetter(_Model):
@@ -138,3 +144,4 @@ class RunState(_Model):
     dead_letter: DeadLetter | None = None
     goal_reached_at: datetime | None
     outcome: str | None
+    trigger: CustomerEvent | None = None  # what started the run (reviewers see the message)

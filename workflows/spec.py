@@ -62,7 +62,9 @@ class GenerateCopyStep(StepBase):
 class ReviewTimeout(_Model):
     escalate_to: str | None = None  # another reviewer group, with a fresh deadline
     deadline: Duration | None = None
-    then: Literal["approve", "exit"] | Goto = "exit"  # after the (escalated) deadline passes
+    # After the (escalated) deadline: send the first passing variant, send the template's own
+    # human-written copy, end the run, or go to a step.
+    then: Literal["approve", "template", "exit"] | Goto = "exit"
 
     @model_validator(mode="after")
     def _escalation_needs_deadline(self) -> ReviewTimeout:
@@ -240,6 +242,8 @@ class JourneySpec(_Model):
     exit_on: list[str] = Field(default_factory=list)
     goal: Goal | None = None
     decision: Decision | None = None
+    # No marketing sends in this window of the customer's local time: they wait for its end.
+    quiet_hours: TimeWindow | None = None
     steps: list[Step] = Field(min_length=1)
 
     def step_map(self) -> dict[str, Any]:
@@ -247,5 +251,7 @@ class JourneySpec(_Model):
 
     def content_hash(self) -> str:
         """Hash of the canonical content: formatting and comments don't change it."""
-        canonical = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        # Unset optional blocks are left out, so adding one to the language keeps old hashes.
+        unset = {"quiet_hours"} if self.quiet_hours is None else set()
+        canonical = json.dumps(self.model_dump(mode="json", by_alias=True, exclude=unset), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]

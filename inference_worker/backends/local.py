@@ -55,12 +55,34 @@ def smollm2_path() -> Path:
     return path
 
 
+def load_minilm(threads: int) -> Callable[[Sequence[str]], Any]:
+    """MiniLM on the CPU as an Embedder: texts in, L2-normalised vectors out, one batch per call."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # no "Loading weights" bars in the worker's log
+    torch.set_num_threads(threads)
+    encoder = SentenceTransformer(str(minilm_path()), device="cpu")
+    lock = threading.Lock()  # HF fast tokenizers fail ("Already borrowed") when shared by threads
+
+    def embed(texts: Sequence[str]) -> Any:
+        with lock:
+            return encoder.encode(
+                list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False
+            )
+
+    return embed
+
+
 class LocalBackend:
     """Owns the loaded models. Use `async with LocalBackend(settings) as backend:` or `await load()`."""
 
     name = "local"
 
-    def __init__(self, settings: Settings, *, max_batch: int = 32, max_wait_ms: float = 5.0) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.load_seconds: dict[str, float] = {}
         self._classifier: IntentClassifier | None = None
@@ -72,7 +94,7 @@ class LocalBackend:
         self._llama_queue = asyncio.Lock()  # keep waiting callers off the thread pool
         self._load_lock = asyncio.Lock()
         self._batcher: MicroBatcher[str, IntentResult] = MicroBatcher(
-            self.classify_many, max_batch=max_batch, max_wait_ms=max_wait_ms
+            self.classify_many, max_batch=settings.batch_max_size, max_wait_ms=settings.batch_max_wait_ms
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -87,31 +109,18 @@ class LocalBackend:
 
     def _load_sync(self) -> None:
         settings = self.settings
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         started = time.perf_counter()
-        import torch
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # no "Loading weights" bars in the worker's log
-        torch.set_num_threads(settings.model_threads)
-        encoder = SentenceTransformer(str(minilm_path()), device="cpu")
+        embed = load_minilm(settings.model_threads)
         self.load_seconds["minilm"] = time.perf_counter() - started
-
-        embed_lock = threading.Lock()  # HF fast tokenizers fail ("Already borrowed") when shared by threads
-
-        def embed(texts: Sequence[str]) -> Any:
-            with embed_lock:
-                return encoder.encode(
-                    list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False
-                )
-
         self._embed = embed
         started = time.perf_counter()
         taxonomy = load_taxonomy(settings.journeys_dir / "intents.yaml")
         self._classifier = IntentClassifier(
-            taxonomy, embed, min_confidence=settings.intent_min_confidence, backend=self.name
+            taxonomy,
+            embed,
+            min_confidence=settings.intent_min_confidence,
+            backend=self.name,
+            cache_dir=settings.state_dir / "models",
         )
         self._scorer = ScoreModel.from_file(settings.journeys_dir / "scoring.yaml")
         self.load_seconds["classifiers"] = time.perf_counter() - started
@@ -175,6 +184,11 @@ class LocalBackend:
         """One text; concurrent callers are micro-batched into one embedding call."""
         self._require()
         return await self._batcher.submit(text)
+
+    async def set_batching(self, max_batch: int, max_wait_ms: float) -> None:
+        """Swap the micro-batcher (the bench compares on and off); max_batch=1 turns batching off."""
+        await self._batcher.close()
+        self._batcher = MicroBatcher(self.classify_many, max_batch=max_batch, max_wait_ms=max_wait_ms)
 
     async def classify_many(self, texts: Sequence[str]) -> list[IntentResult]:
         classifier, _, _ = self._require()

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from pathlib import Path
 from typing import Any, Literal
 
 from rich.console import Console
@@ -23,18 +20,17 @@ from rich.table import Table
 from temporalio import activity
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.journey_activities import JourneyActivities
 from inference_worker import contracts as ic
 from journeys_app.bench.bare_workflow import BareComplaintRouting
+from journeys_app.bench.settings import bench_settings
 from journeys_app.catalog import load_catalog
 from journeys_app.db.customers import upsert_customers
 from journeys_app.db.engine import open_database
 from journeys_app.settings import Settings
-from journeys_app.stack import find_binary
+from journeys_app.stack import throwaway_dev_server
 from workflows.journey import JourneyWorkflow
 from workflows.models import CustomerEvent, DecideRequest, JourneyInput
 from workflows.sandbox import journey_workflow_runner
@@ -125,13 +121,7 @@ async def _measure(
 @asynccontextmanager
 async def _bench_stack(settings: Settings, models: str, task_queue: str) -> AsyncIterator[Client]:
     async with AsyncExitStack() as stack:
-        env = await stack.enter_async_context(
-            await WorkflowEnvironment.start_local(
-                data_converter=pydantic_data_converter,
-                dev_server_existing_path=find_binary("temporal"),
-                dev_server_log_level="error",
-            )
-        )
+        env = await stack.enter_async_context(throwaway_dev_server())
         _, sessionmaker = await stack.enter_async_context(open_database(settings))
         journey_acts = JourneyActivities(sessionmaker, settings)
         await stack.enter_async_context(
@@ -170,17 +160,8 @@ async def run_engine_bench(
     models: Literal["instant", "real"] = "instant",
     as_json: bool = False,
 ) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        tag = uuid.uuid4().hex[:8]
-        settings = settings.model_copy(
-            update={
-                "state_dir": Path(tmp),
-                "database_url": f"sqlite+aiosqlite:///{tmp}/bench.db",  # never the configured store
-                "inference_task_queue": f"bench-inference-{tag}",
-                "tracing": "none",
-            }
-        )
-        task_queue = f"bench-journeys-{tag}"
+    with bench_settings(settings) as (settings, tag):
+        task_queue = settings.journey_task_queue
         journey = load_catalog(settings)["complaint_routing"]
         async with _bench_stack(settings, models, task_queue) as client:
             customers = [

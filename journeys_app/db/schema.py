@@ -158,8 +158,11 @@ class Message(Base):
     subject: Mapped[str | None]
     body: Mapped[str] = mapped_column(Text)
     source: Mapped[str]
-    status: Mapped[str]  # queued | suppressed (delivery adds sent | failed later)
+    # queued → sending → sent | failed | unconfirmed; or suppressed (no consent)
+    status: Mapped[str]
     reason: Mapped[str | None]
+    provider_response: Mapped[str | None]  # what the channel's server answered
+    sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -183,6 +186,64 @@ class Review(Base):
     reason: Mapped[str | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
+
+
+class Reviewer(Base):
+    """A person who decides reviews: the groups they decide for, and a password hash (argon2)."""
+
+    __tablename__ = "reviewers"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    groups: Mapped[list[str]] = mapped_column(default=list)
+    password_hash: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """A gateway API key: only a SHA-256 of its secret part is stored, with its scopes."""
+
+    __tablename__ = "api_keys"
+
+    key_id: Mapped[str] = mapped_column(String, primary_key=True)  # the public prefix, jk_<key_id>_…
+    name: Mapped[str]
+    secret_hash: Mapped[str]
+    scopes: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class IngestedEvent(Base):
+    """A Segment message the gateway has handled, by messageId: a resend is acknowledged, not re-run."""
+
+    __tablename__ = "ingested_events"
+
+    message_id: Mapped[str] = mapped_column(String, primary_key=True)
+    kind: Mapped[str]  # track | identify
+    customer_id: Mapped[str]
+    status: Mapped[str]  # processing | done
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Enrollment(Base):
+    """A bulk enrolment: one journey started for every customer of a segment, by a batch workflow."""
+
+    __tablename__ = "enrollments"
+
+    enrollment_id: Mapped[str] = mapped_column(String, primary_key=True)
+    journey_id: Mapped[str]
+    segment: Mapped[str]  # the file or expression the members came from
+    total: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EnrollmentMember(Base):
+    """The customers of an enrolment, in a fixed order the batch workflow pages through."""
+
+    __tablename__ = "enrollment_members"
+
+    enrollment_id: Mapped[str] = mapped_column(String, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[str]
 
 
 class Notification(Base):

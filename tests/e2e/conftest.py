@@ -23,6 +23,8 @@ from temporalio.testing import WorkflowEnvironment
 from journeys_app.catalog import load_catalog
 from journeys_app.db.customers import load_customers_file, upsert_customers
 from journeys_app.db.engine import SessionMaker, open_database
+from journeys_app.db.reviewers import ensure_reviewer
+from journeys_app.demo import review_groups
 from journeys_app.runtime import journey_worker
 from journeys_app.service import JourneyService
 from journeys_app.settings import Settings
@@ -92,6 +94,8 @@ async def stack(
         await upsert_customers(
             sessionmaker, load_customers_file(settings.journeys_dir / "samples" / "customers.yaml")
         )
+        catalog = load_catalog(settings)
+        await ensure_reviewer(sessionmaker, "maria", sorted(review_groups(catalog)))
         async with (
             journey_worker(client, settings, sessionmaker),
             inference_worker(client, settings, backend=local_backend),
@@ -100,5 +104,5 @@ async def stack(
                 client,
                 settings,
                 sessionmaker,
-                JourneyService(client, settings, load_catalog(settings), sessionmaker),
+                JourneyService(client, settings, catalog, sessionmaker),
             )

@@ -26,16 +26,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_demo_runs_every_journey_and_leaks_no_contact_data(tmp_path: Path):
+def demo_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The demo as on a fresh machine: its own state folder, free ports, no external Temporal or DB."""
     env = {
         **os.environ,
         "JOURNEYS_STATE_DIR": str(tmp_path),
         "JOURNEYS_EMBEDDED_TEMPORAL_PORT": str(free_port()),
         "JOURNEYS_EMBEDDED_TEMPORAL_UI_PORT": str(free_port()),
-        "JOURNEYS_LOG_LEVEL": "INFO",
+        **extra,
     }
     for name in ("TEMPORAL_ADDRESS", "JOURNEYS_TEMPORAL_ADDRESS", "DATABASE_URL", "JOURNEYS_DATABASE_URL"):
         env.pop(name, None)
+    return env
+
+
+def test_demo_runs_every_journey_and_leaks_no_contact_data(tmp_path: Path):
+    env = demo_env(tmp_path, JOURNEYS_LOG_LEVEL="INFO")
     done = subprocess.run(
         [sys.executable, "-m", "journeys_app.cli", "demo", "--json"],
         env=env,
@@ -63,3 +69,52 @@ def test_demo_runs_every_journey_and_leaks_no_contact_data(tmp_path: Path):
         assert secret not in audit, f"{secret} in the audit table"
         assert secret not in logs, f"{secret} in the output or logs"
     assert re.search(r"[a-z]\*\*\*@example\.com", audit)  # what is there is masked
+
+    # The emails really left over SMTP, to the sink the demo started, as files a person can read.
+    mails = sorted(Path(report["mail_dir"]).glob("*.eml"))
+    assert mails and all(m.read_bytes().startswith(b"From: ") or b"\nTo: " in m.read_bytes() for m in mails)
+    assert "delivered" in audit
+
+
+def test_interactive_demo_waits_for_a_person_in_the_console(tmp_path: Path):
+    """`journeys demo --interactive` leaves one review to a person; their approval ends the demo."""
+    import httpx
+
+    console_port = free_port()
+    env = demo_env(tmp_path, JOURNEYS_CONSOLE_PORT=str(console_port), COLUMNS="300")
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "journeys_app.cli", "demo", "--interactive"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        output = []
+        for line in demo.stdout:  # type: ignore[union-attr]
+            output.append(line)
+            found = re.search(r"sign in as (\S+) with password (\S+);", line)
+            if found:
+                break
+        else:
+            raise AssertionError("".join(output)[-3000:])
+        name, password = found.groups()
+        review_url = re.search(r"waits at (http://\S+/reviews/(rv-\w+))", "".join(output)).group(1)  # type: ignore[union-attr]
+
+        with httpx.Client(base_url=f"http://127.0.0.1:{console_port}", follow_redirects=True) as browser:
+            csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get("/login").text).group(1)  # type: ignore[union-attr]
+            assert (
+                browser.post("/login", data={"name": name, "password": password, "csrf": csrf}).status_code
+                == 200
+            )
+            page = browser.get(review_url)
+            assert page.status_code == 200 and "Variant 0" in page.text
+            decided = browser.post(
+                f"{review_url}/decision", data={"action": "approve", "variant": "0", "csrf": csrf}
+            )
+            assert decided.status_code == 200 and "Approved." in decided.text
+        rest, _ = demo.communicate(timeout=240)
+    finally:
+        demo.kill()
+    assert demo.returncode == 0, rest[-3000:]
+    assert "7 runs in" in rest

@@ -43,7 +43,7 @@ async def test_erase_customer_with_a_running_journey(stack):
     assert detail.status == "exited" and detail.outcome == "customer_erased"
     assert all(step.result == {} for step in detail.steps)
     handle = stack.client.get_workflow_handle(run.workflow_id)
-    async with asyncio.timeout(30):  # deletion is asynchronous on the server
+    async with asyncio.timeout(90):  # deletion is asynchronous on the server
         while True:
             try:
                 await handle.describe()

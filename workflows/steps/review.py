@@ -7,25 +7,51 @@ from datetime import timedelta
 from typing import Any
 
 from activities.contracts import RECORD_REVIEW, RecordReviewRequest
+from inference_worker.contracts import FALLBACK_ACTIVITIES, GENERATE_COPY, CopyResult
 from workflows.expressions import evaluate
 from workflows.models import PendingReview, ReviewDecision
-from workflows.spec import HumanReviewStep
+from workflows.spec import GenerateCopyStep, HumanReviewStep
 from workflows.steps.base import Outcome, Run
 from workflows.steps.effects import first_passing
 from workflows.steps.flow import bucket
+from workflows.steps.inference import COPY_TIMEOUT, copy_request
+
+MAX_REGENERATIONS = 3  # per review step visit; then the reviewer approves, edits or rejects
 
 
-def review_id_for(workflow_id: str, step_id: str, visit: int) -> str:
-    return "rv-" + hashlib.sha256(f"{workflow_id}:{step_id}:{visit}".encode()).hexdigest()[:12]
+def review_id_for(workflow_id: str, step_id: str, visit: int, round_: int = 0) -> str:
+    """Stable per review round: a regeneration opens a new review with a new id."""
+    key = f"{workflow_id}:{step_id}:{visit}" + (f":{round_}" if round_ else "")
+    return "rv-" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def copy_variants(step: HumanReviewStep, run: Run) -> list[dict[str, Any]]:
+def copy_source(step: HumanReviewStep, run: Run) -> tuple[str | None, list[dict[str, Any]]]:
+    """The step whose variants are reviewed, and those variants."""
     candidates = [step.copy_from] if step.copy_from else list(reversed(run.path))
     for step_id in candidates:
         variants = (run.results.get(step_id) or {}).get("variants")
         if variants:
-            return variants
-    return []
+            return step_id, variants
+    return None, []
+
+
+def copy_variants(step: HumanReviewStep, run: Run) -> list[dict[str, Any]]:
+    return copy_source(step, run)[1]
+
+
+async def _new_copy(
+    run: Run, source: str | None, note: str | None, *, preset: bool
+) -> list[dict[str, Any]] | None:
+    """Fresh variants from the copy step's template: the model (with the note) or its preset copy."""
+    copy_step = next((s for s in run.spec.steps if s.id == source), None)
+    if not isinstance(copy_step, GenerateCopyStep):
+        return None
+    request = copy_request(copy_step, run, note)
+    if preset:
+        result = await run.effect(FALLBACK_ACTIVITIES[GENERATE_COPY], request, CopyResult)
+    else:
+        result = await run.inference(GENERATE_COPY, request, CopyResult, COPY_TIMEOUT)
+    return [v.model_dump(mode="json") for v in result.variants]
 
 
 def review_needed(step: HumanReviewStep, run: Run) -> tuple[bool, str]:
@@ -64,54 +90,66 @@ async def _record(
 
 
 async def human_review(step: HumanReviewStep, run: Run, visit: int) -> Outcome:
-    variants = copy_variants(step, run)
+    source, variants = copy_source(step, run)
     needed, why = review_needed(step, run)
     if not needed:
         return Outcome(
             {"decision": "not_reviewed", "why": why, "approved": variants[0] if variants else None}
         )
 
-    pending = PendingReview(
-        review_id=review_id_for(run.workflow_id, step.id, visit),
-        step_id=step.id,
-        group=step.group,
-        deadline=run.now() + step.deadline,
-        variants=variants,
-    )
-    run.review_decision = None
-    run.pending_review = pending
-    await _record(run, pending, "pending")
-    decided = await run.wait(lambda: run.review_decision is not None, step.deadline)
-    if not decided and step.on_timeout.escalate_to:
-        pending = pending.model_copy(
-            update={
-                "group": step.on_timeout.escalate_to,
-                "deadline": run.now() + (step.on_timeout.deadline or timedelta(hours=1)),
-                "escalated": True,
-            }
+    regenerated = 0
+    while True:
+        pending = PendingReview(
+            review_id=review_id_for(run.workflow_id, step.id, visit, regenerated),
+            step_id=step.id,
+            group=step.group,
+            deadline=run.now() + step.deadline,
+            variants=variants,
+            regenerations=regenerated,
         )
+        run.review_decision = None
         run.pending_review = pending
-        await _record(run, pending, "escalated")
-        decided = await run.wait(lambda: run.review_decision is not None, step.on_timeout.deadline)
-    run.pending_review = None
+        await _record(run, pending, "pending")
+        decided = await run.wait(lambda: run.review_decision is not None, step.deadline)
+        if not decided and step.on_timeout.escalate_to:
+            pending = pending.model_copy(
+                update={
+                    "group": step.on_timeout.escalate_to,
+                    "deadline": run.now() + (step.on_timeout.deadline or timedelta(hours=1)),
+                    "escalated": True,
+                }
+            )
+            run.pending_review = pending
+            await _record(run, pending, "escalated")
+            decided = await run.wait(lambda: run.review_decision is not None, step.on_timeout.deadline)
+        run.pending_review = None
+        decision = run.review_decision if decided else None
+        if decision is None or decision.decision != "regenerate":
+            break
+        await _record(run, pending, "regenerated", decision)
+        fresh = await _new_copy(run, source, decision.reason, preset=False)
+        variants = fresh or variants
+        regenerated += 1
 
     base = {
         "review_id": pending.review_id,
         "group": pending.group,
         "why": why,
         "escalated": pending.escalated,
+        **({"regenerated": regenerated} if regenerated else {}),
     }
-    if not decided:
+    if decision is None:
         await _record(run, pending, "timed_out")
         then = step.on_timeout.then
         if then == "approve":
             return Outcome({**base, "decision": "timed_out_approved", "approved": first_passing(variants)})
+        if then == "template":
+            preset = await _new_copy(run, source, None, preset=True)
+            return Outcome({**base, "decision": "timed_out_template", "approved": (preset or variants)[0]})
         if then == "exit":
             return Outcome({**base, "decision": "timed_out", "approved": None}, end="review_timed_out")
         return Outcome({**base, "decision": "timed_out", "approved": None}, goto=then.goto)
 
-    decision = run.review_decision
-    assert decision is not None
     status = {"approve": "approved", "edit": "edited", "reject": "rejected"}[decision.decision]
     await _record(run, pending, status, decision)
     base |= {"decision": status, "reviewer": decision.reviewer, "reason": decision.reason}
@@ -139,3 +177,9 @@ def validate_decision(pending: PendingReview | None, decision: ReviewDecision, d
         raise ValueError("an edit needs the new body text")
     if decision.decision == "reject" and not (decision.reason or "").strip():
         raise ValueError("a rejection needs a reason")
+    if decision.decision == "regenerate" and not (decision.reason or "").strip():
+        raise ValueError("a regeneration needs a note for the model, e.g. 'shorter, no exclamation marks'")
+    if decision.decision == "regenerate" and pending.regenerations >= MAX_REGENERATIONS:
+        raise ValueError(f"already regenerated {MAX_REGENERATIONS} times: approve, edit or reject")
+    if decision.groups and pending.group not in decision.groups:
+        raise ValueError(f"{decision.reviewer} does not review for group {pending.group}")

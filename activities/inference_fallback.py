@@ -1,0 +1,65 @@
+"""Inference answered by the journey worker itself when no inference worker picks a step up.
+
+The workflow schedules these on the journeys queue after an inference activity was not picked up
+in time (the inference worker is stopped or unreachable), so journeys go on with rules and preset
+copy instead of stalling; every result says `degraded` and names the rules or preset backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from temporalio import activity
+
+from inference_worker.activities import count_result, permanent_error
+from inference_worker.contracts import (
+    CLASSIFY_INTENT,
+    FALLBACK_ACTIVITIES,
+    GENERATE_COPY,
+    SCORE_CUSTOMER,
+    CopyRequest,
+    CopyResult,
+    IntentRequest,
+    IntentResult,
+    ScoreRequest,
+    ScoreResult,
+)
+from inference_worker.degradation import CONFIG_ERRORS
+from inference_worker.rules import RulesBackend
+from journeys_app.settings import Settings
+
+R = TypeVar("R", IntentResult, ScoreResult, CopyResult)
+
+
+class InferenceFallbackActivities:
+    """Rules and preset copy on the journeys queue; the config files load on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.rules = RulesBackend(
+            settings.journeys_dir, settings.templates_dir, min_confidence=settings.intent_min_confidence
+        )
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.classify_intent_rules, self.score_customer_rules, self.generate_copy_preset]
+
+    @activity.defn(name=FALLBACK_ACTIVITIES[CLASSIFY_INTENT])
+    async def classify_intent_rules(self, request: IntentRequest) -> IntentResult:
+        return await self._answer(CLASSIFY_INTENT, lambda rules: rules.classify(request.text))
+
+    @activity.defn(name=FALLBACK_ACTIVITIES[SCORE_CUSTOMER])
+    async def score_customer_rules(self, request: ScoreRequest) -> ScoreResult:
+        return await self._answer(SCORE_CUSTOMER, lambda rules: rules.score(request))
+
+    @activity.defn(name=FALLBACK_ACTIVITIES[GENERATE_COPY])
+    async def generate_copy_preset(self, request: CopyRequest) -> CopyResult:
+        return await self._answer(GENERATE_COPY, lambda rules: rules.generate_copy(request))
+
+    async def _answer(self, name: str, call: Callable[[RulesBackend], Awaitable[R]]) -> R:
+        try:
+            await self.rules.load()
+            result = await call(self.rules)
+        except CONFIG_ERRORS as exc:
+            raise permanent_error(exc) from exc
+        count_result(name, result)
+        return result

@@ -1,0 +1,141 @@
+"""`journeys eval intents`: how well a taxonomy's examples classify a team's own labelled messages.
+
+The classifier trains only on the taxonomy file's examples (as the inference worker does) and
+is scored on every row of the CSV, so the numbers predict what journeys will see in production.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+from inference_worker.contracts import IntentResult
+from inference_worker.taxonomy import UNKNOWN
+
+CALIBRATION_BINS = 10
+
+
+class EvalDataError(ValueError):
+    """The labelled CSV cannot be used; the message names the file, the line and the fix."""
+
+
+class LabelScore(BaseModel):
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+class EvalReport(BaseModel):
+    rows: int
+    accuracy: float
+    macro_f1: float
+    # Share of rows the classifier was too unsure about and answered `unknown` (counted as wrong).
+    unknown_rate: float
+    # Expected calibration error: mean |confidence - accuracy| over confidence bins, row-weighted.
+    calibration_error: float
+    per_label: dict[str, LabelScore]
+    # confusion[expected][predicted] = rows
+    confusion: dict[str, dict[str, int]]
+
+
+def load_labelled(path: Path, text_column: str, label_column: str) -> list[tuple[str, str]]:
+    """(text, label) rows; a missing column or an empty cell is an error with its line number."""
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError as exc:
+        raise EvalDataError(f"{path}: cannot read ({exc.strerror})") from exc
+    with handle:
+        reader = csv.DictReader(handle)
+        columns = reader.fieldnames or []
+        for column in (text_column, label_column):
+            if column not in columns:
+                raise EvalDataError(f"{path}:1: no column {column!r}; the header has {', '.join(columns)}")
+        rows = []
+        for row in reader:
+            text, label = (row.get(text_column) or "").strip(), (row.get(label_column) or "").strip()
+            if not text or not label:
+                raise EvalDataError(
+                    f"{path}:{reader.line_num}: empty {text_column if not text else label_column}"
+                )
+            rows.append((text, label))
+    if not rows:
+        raise EvalDataError(f"{path}: no rows under the header")
+    return rows
+
+
+def evaluate(
+    expected: Sequence[str], results: Sequence[IntentResult], taxonomy_labels: Sequence[str]
+) -> EvalReport:
+    predicted = [r.label for r in results]
+    labels = sorted(set(taxonomy_labels) | set(expected))
+    shown = [*labels, UNKNOWN] if UNKNOWN in predicted and UNKNOWN not in labels else labels
+    precision, recall, f1, support = precision_recall_fscore_support(
+        expected, predicted, labels=labels, zero_division=0
+    )
+    present = [i for i, label in enumerate(labels) if label in set(expected)]
+    matrix = confusion_matrix(expected, predicted, labels=shown)
+    correct = np.array([e == p for e, p in zip(expected, predicted, strict=True)])
+    return EvalReport(
+        rows=len(expected),
+        accuracy=round(float(correct.mean()), 4),
+        macro_f1=round(float(np.mean([f1[i] for i in present])), 4),
+        unknown_rate=round(predicted.count(UNKNOWN) / len(predicted), 4),
+        calibration_error=round(_calibration_error([r.confidence for r in results], correct), 4),
+        per_label={
+            label: LabelScore(
+                precision=round(float(precision[i]), 4),
+                recall=round(float(recall[i]), 4),
+                f1=round(float(f1[i]), 4),
+                support=int(support[i]),
+            )
+            for i, label in enumerate(labels)
+        },
+        confusion={
+            e: {p: int(matrix[i][j]) for j, p in enumerate(shown) if matrix[i][j]}
+            for i, e in enumerate(shown)
+            if e in set(expected)
+        },
+    )
+
+
+def _calibration_error(confidences: Sequence[float], correct: np.ndarray) -> float:
+    scores = np.asarray(confidences, dtype=float)
+    bins = np.minimum((scores * CALIBRATION_BINS).astype(int), CALIBRATION_BINS - 1)
+    error = 0.0
+    for b in np.unique(bins):
+        mask = bins == b
+        error += mask.sum() / len(scores) * abs(scores[mask].mean() - correct[mask].mean())
+    return float(error)
+
+
+def evaluate_taxonomy(
+    taxonomy_path: Path,
+    data_path: Path,
+    text_column: str,
+    label_column: str,
+    *,
+    threads: int,
+    min_confidence: float,
+) -> EvalReport:
+    """Train the CPU classifier (MiniLM + logistic regression) on the taxonomy, score the CSV."""
+    from inference_worker.backends.local import load_minilm
+    from inference_worker.intent import IntentClassifier
+    from inference_worker.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy(taxonomy_path)
+    rows = load_labelled(data_path, text_column, label_column)
+    unknown = sorted({label for _, label in rows} - set(taxonomy.intents) - {UNKNOWN})
+    if unknown:
+        raise EvalDataError(
+            f"{data_path}: labels {', '.join(unknown)} are not intents of {taxonomy_path} "
+            f"({', '.join(sorted(taxonomy.intents))})"
+        )
+    classifier = IntentClassifier(taxonomy, load_minilm(threads), min_confidence=min_confidence)
+    results = classifier.classify_many([text for text, _ in rows])
+    return evaluate([label for _, label in rows], results, list(taxonomy.intents))

@@ -1,0 +1,1 @@
+"""The review console: web pages for reviewers (FastAPI + Jinja2, served by uvicorn)."""

@@ -1,0 +1,94 @@
+"""What a reviewer needs to decide one review: the customer, the message, intent and score, the drafts.
+
+One place for the console's detail page and `journeys review show`. The run's own state (a query)
+comes first; a run that has ended is read from the store instead.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.service import RPCError
+
+from journeys_app.db import queries
+from journeys_app.db.customers import to_profile
+from journeys_app.db.schema import Customer
+from journeys_app.service import JourneyService, ReviewNotFound
+
+
+class ReviewContext(BaseModel):
+    review: queries.ReviewRecord
+    journey_id: str
+    customer: dict[str, Any]  # the journey's view: no email, no phone
+    message: str | None
+    intent: dict[str, Any] | None
+    score: dict[str, Any] | None
+    facts: list[str]
+    time_left: str
+    is_open: bool
+
+
+def time_left(deadline: datetime, now: datetime | None = None) -> str:
+    seconds = int((deadline - (now or datetime.now(UTC))).total_seconds())
+    if seconds <= 0:
+        return "deadline passed"
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours} h {rest // 60} min left" if hours else f"{rest // 60} min left"
+
+
+def _latest(results: dict[str, Any], step_types: dict[str, str], kind: str) -> dict[str, Any] | None:
+    found = [r for step, r in results.items() if step_types.get(step) == kind and isinstance(r, dict)]
+    return found[-1] if found else None
+
+
+def _facts(intent: dict[str, Any] | None, score: dict[str, Any] | None) -> list[str]:
+    facts = []
+    if intent:
+        facts.append(
+            f"intent {intent.get('label')} at {float(intent.get('confidence') or 0):.0%}, "
+            f"{intent.get('sentiment')}, urgency {intent.get('urgency')}"
+            + (" (degraded: rules)" if intent.get("degraded") else "")
+        )
+    if score:
+        facts.append(
+            f"{score.get('kind')} score {float(score.get('value') or 0):.2f} ({score.get('band')}): "
+            + "; ".join(score.get("reasons") or [])
+        )
+    return facts
+
+
+async def load_review_context(service: JourneyService, review_id: str) -> ReviewContext:
+    review = await queries.get_review(service.sessionmaker, review_id)
+    if review is None:
+        raise ReviewNotFound(f"no review '{review_id}'")
+    message: str | None = None
+    try:
+        state = await service.state(review.workflow_id)
+        journey_id, results = state.journey_id, state.results
+        if state.trigger is not None:
+            props = state.trigger.properties
+            message = " — ".join(str(props[k]) for k in ("subject", "text") if props.get(k)) or None
+    except RPCError:  # the run has ended (or its history is gone): read what the store kept
+        run = await queries.get_run(service.sessionmaker, review.workflow_id)
+        journey_id = run.journey_id if run else "?"
+        results = {s.step_id: s.result for s in run.steps} if run else {}
+    journey = service.catalog.get(journey_id)
+    step_types = {s.id: s.type for s in journey.spec.steps} if journey else {}
+    intent = _latest(results, step_types, "classify_intent")
+    score = _latest(results, step_types, "score")
+    async with service.sessionmaker() as session:
+        row = await session.get(Customer, review.customer_id)
+    customer = to_profile(row).model_dump() if row is not None else {"id": review.customer_id}
+    return ReviewContext(
+        review=review,
+        journey_id=journey_id,
+        customer=customer,
+        message=message,
+        intent=intent,
+        score=score,
+        facts=_facts(intent, score),
+        time_left=time_left(review.deadline),
+        is_open=review.status in queries.OPEN_REVIEW_STATUSES,
+    )

@@ -1,0 +1,20 @@
+"""`journeys bench gateway --json` runs end to end and reports its figures (tiny run: no speed claims)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.cli import journeys
+
+pytestmark = [pytest.mark.models, pytest.mark.slow]
+
+
+def test_bench_gateway_reports_ingest_and_decide_figures() -> None:
+    done = journeys("bench", "gateway", "--events", "100", "--decides", "5", "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report["ingest_batched_events_per_s"] > 0 and report["ingest_single_events_per_s"] > 0
+    decide = report["decide_light_load"]
+    assert decide["calls"] == 5 and 0 < decide["p50_ms"] <= decide["p99_ms"]

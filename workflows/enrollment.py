@@ -1,0 +1,77 @@
+"""Bulk enrolment: start one journey for every customer of a segment, a page at a time.
+
+The members are materialised in the store (`enrollment_members`), so the workflow carries only
+a cursor. Each page is one activity that starts its runs with a bounded number in flight (the
+sliding window); journey workflow ids make every start idempotent, so a page retried after a
+crash starts nothing twice. Progress is a query; the history stays small by continuing as new.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import ENROLL_PAGE, EnrollPageRequest, EnrollPageResult
+
+PAGES_PER_RUN = 20  # then continue-as-new with the progress so far
+
+
+class EnrollmentProgress(BaseModel):
+    total: int
+    done: int = 0  # members handled (started, already running, or failed)
+    started: int = 0
+    existing: int = 0
+    failed: int = 0
+    failures: list[str] = Field(default_factory=list)  # the first few, for the operator
+    finished: bool = False
+
+
+class EnrollmentInput(BaseModel):
+    enrollment_id: str
+    journey_id: str
+    total: int = Field(ge=0)
+    page_size: int = Field(default=500, ge=1, le=5000)
+    window: int = Field(default=50, ge=1, le=1000)
+    progress: EnrollmentProgress | None = None  # carried over continue-as-new
+
+
+@workflow.defn
+class EnrollmentWorkflow:
+    def __init__(self) -> None:
+        self._progress = EnrollmentProgress(total=0)
+
+    @workflow.run
+    async def run(self, inp: EnrollmentInput) -> EnrollmentProgress:
+        self._progress = inp.progress or EnrollmentProgress(total=inp.total)
+        for _ in range(PAGES_PER_RUN):
+            if self._progress.done >= inp.total:
+                self._progress.finished = True
+                return self._progress
+            page: EnrollPageResult = await workflow.execute_activity(
+                ENROLL_PAGE,
+                EnrollPageRequest(
+                    enrollment_id=inp.enrollment_id,
+                    journey_id=inp.journey_id,
+                    start=self._progress.done,
+                    size=inp.page_size,
+                    window=inp.window,
+                ),
+                result_type=EnrollPageResult,
+                start_to_close_timeout=timedelta(minutes=10),
+                heartbeat_timeout=timedelta(seconds=60),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+            )
+            self._progress.done += page.members if page.members else inp.total - self._progress.done
+            self._progress.started += page.started
+            self._progress.existing += page.existing
+            self._progress.failed += len(page.failed)
+            self._progress.failures = (self._progress.failures + page.failed)[:20]
+        workflow.continue_as_new(inp.model_copy(update={"progress": self._progress}))
+
+    @workflow.query
+    def progress(self) -> EnrollmentProgress:
+        return self._progress
