@@ -35,9 +35,7 @@ test: lint browser
 	$(BIN)/pytest
 
 bench: setup
-	$(BIN)/journeys bench engine --json
-	$(BIN)/journeys bench inference --json
-	$(BIN)/journeys bench gateway --json
+	$(BIN)/journeys bench --json --readme README.md
 
 clean:
 	rm -rf $(VENV) state .pytest_cache .ruff_cache

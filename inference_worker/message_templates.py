@@ -30,9 +30,9 @@ from jinja2 import (
     pass_context,
 )
 from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from inference_worker import guardrails
+from workflows.expressions import DataSandbox
 
 MESSAGES_DIR = "messages"
 SUFFIX = ".j2"
@@ -63,8 +63,8 @@ def quote_customer_text(context: Context, value: Any) -> str:
     return '"' + text.replace('"', "'") + '"'
 
 
-def make_environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+def make_environment(templates_dir: Path) -> DataSandbox:
+    env = DataSandbox(
         loader=FileSystemLoader(str(templates_dir)),
         undefined=StrictUndefined,
         autoescape=False,  # plain-text email and SMS; HTML rendering happens at delivery

@@ -25,7 +25,9 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 review_app = typer.Typer(help="See and decide pending reviews of generated copy.", no_args_is_help=True)
-bench_app = typer.Typer(help="Benchmarks; `--json` for machines.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks; alone, runs them all. `--json` for machines.", invoke_without_command=True
+)
 app.add_typer(review_app, name="review")
 keys_app = typer.Typer(help="API keys of the HTTP gateway.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -886,6 +888,26 @@ def demo(
 
     settings = _settings()
     _run(run_demo(settings, console, as_json=as_json, interactive=interactive))
+
+
+@bench_app.callback()
+def bench_all(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    readme: Annotated[
+        Path | None,
+        typer.Option("--readme", help="Rewrite this README's figures section from the results."),
+    ] = None,
+) -> None:
+    """Every benchmark (engine, inference, gateway) and intent accuracy, in one run (~5 min)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from journeys_app.bench.suite import ReadmeError, run_all_benches
+
+    try:
+        _run(run_all_benches(_settings(), console, as_json=as_json, readme=readme))
+    except ReadmeError as exc:
+        _fail(str(exc))
 
 
 @bench_app.command("engine")

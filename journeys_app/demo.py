@@ -1,30 +1,38 @@
 """`journeys demo`: the sample journeys end to end on the embedded stack and the real CPU models.
 
-A simulated reviewer approves through the same validated review update a person uses.
+The demo plays the MA system and the reviewer over the same doors they use: events go to the
+gateway as Segment batches, and a simulated reviewer signs in to the review console and approves
+there, through the same validated review update a person's click makes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
+import socket
 import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import yaml
 from pydantic import BaseModel, Field
 from rich.console import Console
 from rich.table import Table
 
 from journeys_app.db import queries
+from journeys_app.db.api_keys import create_key
 from journeys_app.db.reviewers import add_reviewer, ensure_reviewer
-from journeys_app.http_server import serve_console
+from journeys_app.gateway.protocol import IngestResponse
+from journeys_app.http_server import serve_console, serve_gateway
 from journeys_app.mail_sink import local_mail_sink
 from journeys_app.runtime import Runtime, open_runtime
 from journeys_app.settings import Settings
 from workflows.journey import JourneyWorkflow
-from workflows.models import CustomerEvent, ReviewDecision, RunState
+from workflows.models import RunState
 
 SIMULATED_REVIEWER = "demo-reviewer (simulated)"
 DEMO_TIMEOUT_S = 170.0
@@ -46,19 +54,106 @@ def load_script(settings: Settings, tag: str) -> list[ScriptedEvent]:
     for e in events:
         if e.message_id:
             e.message_id = f"{e.message_id}-{tag}"
-        if "ticket_id" in e.properties:
-            e.properties["ticket_id"] = f"{e.properties['ticket_id']}-{tag}"
+        for key in ("ticket_id", "cart_id"):  # entry keys: a new demo run means new tickets and carts
+            if key in e.properties:
+                e.properties[key] = f"{e.properties[key]}-{tag}"
     return events
 
 
+def segment_track(item: ScriptedEvent, tag: str) -> dict[str, Any]:
+    """The event as a Segment `track` call, the way the MA system's Segment library sends it."""
+    return {
+        "type": "track",
+        "userId": item.customer,
+        "event": item.event,
+        "properties": item.properties,
+        "messageId": item.message_id or f"{item.event}-{item.customer}-{tag}",
+        "timestamp": datetime.now(UTC).isoformat(),
+        "context": {"library": {"name": "journeys-demo"}},
+    }
+
+
+class MAClient:
+    """The demo's MA system: Segment calls to the gateway, authenticated by a write key."""
+
+    def __init__(self, url: str, write_key: str) -> None:
+        self._http = httpx.AsyncClient(base_url=url, auth=(write_key, ""), timeout=30)
+
+    async def send(self, messages: list[dict[str, Any]]) -> IngestResponse:
+        response = await self._http.post("/v1/batch", json={"batch": messages})
+        if response.status_code != 200:
+            raise RuntimeError(f"the gateway refused the demo's events: {response.text}")
+        return IngestResponse.model_validate(response.json())
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+class ConsoleReviewer:
+    """A reviewer at the console: signs in, opens a review, approves variant 0 with the form."""
+
+    def __init__(self, url: str, name: str, password: str) -> None:
+        self.name, self._password = name, password
+        self._http = httpx.AsyncClient(base_url=url, follow_redirects=True, timeout=60)
+        self._csrf = ""
+
+    async def sign_in(self) -> None:
+        page = await self._http.get("/login")
+        self._csrf = _csrf_of(page)
+        signed = await self._http.post(
+            "/login", data={"name": self.name, "password": self._password, "csrf": self._csrf}
+        )
+        if signed.status_code != 200 or "/login" in str(signed.url):
+            raise RuntimeError(f"the simulated reviewer could not sign in: HTTP {signed.status_code}")
+
+    async def approve(self, review_id: str) -> None:
+        page = await self._http.get(f"/reviews/{review_id}")
+        if page.status_code != 200:
+            raise RuntimeError(f"review {review_id}: the console answered HTTP {page.status_code}")
+        done = await self._http.post(
+            f"/reviews/{review_id}/decision", data={"action": "approve", "variant": "0", "csrf": self._csrf}
+        )
+        if done.status_code != 200 or "Approved." not in done.text:
+            raise RuntimeError(f"review {review_id}: the console refused it (HTTP {done.status_code})")
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def _csrf_of(page: httpx.Response) -> str:
+    found = _CSRF.search(page.text)
+    if found is None:
+        raise RuntimeError(f"no sign-in form at {page.url} (HTTP {page.status_code})")
+    return found.group(1)
+
+
+@dataclass
+class PersonReview:
+    """The review left to a person in the console, and how they sign in."""
+
+    url: str
+    name: str
+    password: str
+    review_id: str | None = None
+
+
 async def _simulated_reviewer(
-    runtime: Runtime, run_ids: set[str], console: Console, log: list[str], person: PersonReview | None = None
+    runtime: Runtime,
+    run_ids: set[str],
+    reviewer: ConsoleReviewer,
+    console: Console,
+    log: list[str],
+    person: PersonReview | None = None,
 ) -> None:
-    """Approve each pending review of this demo's runs, the way `journeys review approve` does.
+    """Approve each pending review of this demo's runs in the console.
 
     With a person at the console (`--interactive`), the first review is left to them.
     """
     done: set[str] = set()
+    await reviewer.sign_in()
     while True:
         for review in await queries.pending_reviews(runtime.sessionmaker):
             if review.workflow_id not in run_ids or review.review_id in done:
@@ -74,32 +169,19 @@ async def _simulated_reviewer(
                         highlight=False,
                     )
                 continue
-            decision = ReviewDecision(
-                review_id=review.review_id, decision="approve", reviewer=SIMULATED_REVIEWER, variant=0
-            )
-            await runtime.service.review(decision)
+            await reviewer.approve(review.review_id)
             done.add(review.review_id)
             line = (
                 f"simulated reviewer approved {review.review_id} (group {review.group}, customer "
-                f"{review.customer_id}) through the review update a person's approval uses"
+                f"{review.customer_id}) in the review console"
             )
             log.append(line)
             console.print(f"  [cyan]{line}[/cyan]", highlight=False)
         await asyncio.sleep(0.3)
 
 
-@dataclass
-class PersonReview:
-    """The review left to a person in the console, and how they sign in."""
-
-    url: str
-    name: str
-    password: str
-    review_id: str | None = None
-
-
 async def _send_when_waiting(
-    runtime: Runtime, workflow_ids: list[str], item: ScriptedEvent, console: Console
+    runtime: Runtime, ma: MAClient, tag: str, workflow_ids: list[str], item: ScriptedEvent, console: Console
 ) -> None:
     """Send a follow-up event once one of the customer's runs waits for it (skip if none will)."""
     catalog = runtime.service.catalog
@@ -112,9 +194,8 @@ async def _send_when_waiting(
             if step is not None and step.type == "wait_for_event" and step.event == item.event:
                 waiting = waiting or state.waiting_for is not None
         if waiting:
-            evt = CustomerEvent(name=item.event, properties=item.properties)
-            await runtime.service.event(item.customer, evt)
-            console.print(f"  → {item.customer} sent {item.event}", highlight=False)
+            await ma.send([segment_track(item, tag)])
+            console.print(f"  → {item.customer} sent {item.event} to the gateway", highlight=False)
             return
         if not running:
             return
@@ -183,14 +264,29 @@ def review_groups(catalog: dict[str, Any]) -> set[str]:
     return groups
 
 
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
 async def run_demo(
     settings: Settings, console: Console, *, as_json: bool = False, interactive: bool = False
 ) -> list[dict[str, Any]]:
     began = time.monotonic()
     tag = time.strftime("%H%M%S")
     final, console = console, Console(stderr=True) if as_json else console  # --json: progress to stderr
-    console.print("Starting the embedded stack (Temporal dev server, SQLite, CPU models)…")
+    console.print("Starting the embedded stack (Temporal dev server, CPU models)…")
     mail_dir = settings.state_dir / "mail" / tag
+    # Free ports, so the demo runs beside `journeys up`; unsubscribe links point at this gateway.
+    gateway_port = _free_port(settings.gateway_host)
+    settings = settings.model_copy(
+        update={
+            "gateway_port": gateway_port,
+            "public_url": f"http://{settings.gateway_host}:{gateway_port}",
+            "console_port": settings.console_port if interactive else 0,
+        }
+    )
     async with AsyncExitStack() as stack:
         if not settings.smtp_host:  # no mail server configured: deliver to a local sink, as files
             port = stack.enter_context(local_mail_sink(mail_dir))
@@ -204,44 +300,62 @@ async def run_demo(
                 settings, embedded=True, journey_workers=True, inference_workers=True, seed_customers=True
             )
         )
+        database = "PostgreSQL" if settings.resolved_database_url.startswith("postgres") else "SQLite"
         console.print(f"ready in {time.monotonic() - began:.1f}s; Temporal at {runtime.temporal_address}")
+        console.print(f"store on {database}")
+        gateway_url = await stack.enter_async_context(serve_gateway(runtime.service, settings))
+        console_url = await stack.enter_async_context(serve_console(runtime.service, settings))
+        write_key = await create_key(runtime.sessionmaker, f"demo-{tag}", ["ingest"])
+        ma = MAClient(gateway_url, write_key)
+        stack.push_async_callback(ma.aclose)
+        console.print(f"gateway at {gateway_url} (Segment API), review console at {console_url}")
         groups = sorted(review_groups(runtime.service.catalog))
-        await ensure_reviewer(runtime.sessionmaker, SIMULATED_REVIEWER, groups)
+        reviewer = ConsoleReviewer(
+            console_url,
+            SIMULATED_REVIEWER,
+            await ensure_reviewer(runtime.sessionmaker, SIMULATED_REVIEWER, groups),
+        )
+        stack.push_async_callback(reviewer.aclose)
         person: PersonReview | None = None
         if interactive:
-            url = await stack.enter_async_context(serve_console(runtime.service, settings))
             name = f"you-{tag}"
-            person = PersonReview(url, name, await add_reviewer(runtime.sessionmaker, name, groups))
-            console.print(f"review console at {url}")
+            person = PersonReview(console_url, name, await add_reviewer(runtime.sessionmaker, name, groups))
         script = load_script(settings, tag)
+        first = [e for e in script if not e.follow_up]
+        ingested = await ma.send([segment_track(item, tag) for item in first])
         runs: dict[str, list[str]] = {}  # customer -> workflow ids started by this demo
-        for item in (e for e in script if not e.follow_up):
-            evt = CustomerEvent(name=item.event, properties=item.properties, message_id=item.message_id)
-            result = await runtime.service.event(item.customer, evt)
-            for t in result.triggered:
-                runs.setdefault(item.customer, []).append(t.workflow_id)
-                note = "" if t.started else " (already running)"
-                console.print(f"  {item.customer}: {item.event} → {t.workflow_id}{note}", highlight=False)
+        for item, outcome in zip(first, ingested.results, strict=True):
+            for workflow_id in outcome.started:
+                runs.setdefault(item.customer, []).append(workflow_id)
+                console.print(f"  {item.customer}: {item.event} → {workflow_id}", highlight=False)
+        console.print(f"the MA system sent {len(first)} events to the gateway in one Segment batch")
         all_ids = {w for ids in runs.values() for w in ids}
         review_log: list[str] = []
-        reviewer = asyncio.create_task(_simulated_reviewer(runtime, all_ids, console, review_log, person))
+        approver = asyncio.create_task(
+            _simulated_reviewer(runtime, all_ids, reviewer, console, review_log, person)
+        )
         try:
             async with asyncio.timeout(INTERACTIVE_TIMEOUT_S if interactive else DEMO_TIMEOUT_S):
                 await asyncio.gather(
                     *(
-                        _send_when_waiting(runtime, runs.get(item.customer, []), item, console)
+                        _send_when_waiting(runtime, ma, tag, runs.get(item.customer, []), item, console)
                         for item in script
                         if item.follow_up
                     )
                 )
-                await asyncio.gather(
+                finished = asyncio.gather(
                     *(
                         runtime.client.get_workflow_handle_for(JourneyWorkflow.run, w).result()
                         for w in all_ids
                     )
                 )
+                await asyncio.wait([finished, approver], return_when=asyncio.FIRST_COMPLETED)
+                if approver.done():  # the simulated reviewer failed: say why
+                    finished.cancel()
+                    approver.result()
+                await finished
         finally:
-            reviewer.cancel()
+            approver.cancel()
         rows = []
         for workflow_id in sorted(all_ids):
             state = await runtime.service.state(workflow_id)

@@ -7,6 +7,7 @@ rejects any attempt to reach underscore attributes (the road to Python internals
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -17,7 +18,25 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 # Names every expression can see, besides the ids of the journey's steps.
 CONTEXT_NAMES = frozenset({"event", "customer", "journey", "steps", "run"})
 
-_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+class DataSandbox(ImmutableSandboxedEnvironment):
+    """Jinja2's immutable sandbox where `a.b` on a mapping means its key `b` and nothing else.
+
+    Plain Jinja2 tries attributes first, so `event.items` or `customer.attributes.values` would be
+    dict methods, not the `items` property a marketer means, and a missing key would quietly be a
+    method. Journey data is plain mappings: here `.b` is the key, or undefined (an error).
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping):
+            try:
+                return obj[attribute]
+            except (KeyError, TypeError):
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+_env = DataSandbox(undefined=StrictUndefined, autoescape=False)
 
 
 class ExpressionError(ValueError):

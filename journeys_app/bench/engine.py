@@ -26,6 +26,7 @@ from activities.journey_activities import JourneyActivities
 from inference_worker import contracts as ic
 from journeys_app.bench.bare_workflow import BareComplaintRouting
 from journeys_app.bench.settings import bench_settings
+from journeys_app.bench.stats import percentile
 from journeys_app.catalog import load_catalog
 from journeys_app.db.customers import upsert_customers
 from journeys_app.db.engine import open_database
@@ -78,11 +79,6 @@ class InstantInference:
         return [self.classify_intent, self.score_customer, self.generate_copy]
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 async def _measure(
     client: Client, workflow: Any, inputs: list[tuple[str, JourneyInput]], task_queue: str, concurrency: int
 ) -> dict[str, float]:
@@ -113,8 +109,8 @@ async def _measure(
         "runs": len(inputs),
         "seconds": round(elapsed, 3),
         "runs_per_s": round(len(inputs) / elapsed, 2),
-        "decision_p50_ms": round(_percentile(latencies, 0.50) * 1000, 1),
-        "decision_p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
+        "decision_p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
+        "decision_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
     }
 
 

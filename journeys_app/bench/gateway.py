@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from journeys_app.bench.settings import bench_settings
+from journeys_app.bench.stats import percentile
 from journeys_app.catalog import load_catalog
 from journeys_app.db.api_keys import create_key
 from journeys_app.db.customers import load_customers_file, upsert_customers
@@ -26,11 +27,6 @@ from journeys_app.runtime import journey_worker
 from journeys_app.service import JourneyService
 from journeys_app.settings import Settings
 from journeys_app.stack import throwaway_dev_server
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def _ingest(
@@ -125,8 +121,8 @@ async def run_gateway_bench(
         "ingest_single_events_per_s": single,
         "decide_light_load": {
             "calls": decides,
-            "p50_ms": round(_percentile(latencies, 0.5), 1),
-            "p99_ms": round(_percentile(latencies, 0.99), 1),
+            "p50_ms": round(percentile(latencies, 0.5), 1),
+            "p99_ms": round(percentile(latencies, 0.99), 1),
         },
     }
     if as_json:

@@ -24,13 +24,9 @@ from temporalio.worker import Worker
 
 from inference_worker.contracts import CLASSIFY_INTENT, CopyRequest
 from journeys_app.bench.roundtrip import NOOP_ACTIVITY, ActivityRoundTrip, RoundTripInput, noop
+from journeys_app.bench.stats import percentile
 from journeys_app.settings import Settings
 from journeys_app.stack import throwaway_dev_server
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _texts(settings: Settings) -> list[str]:
@@ -76,8 +72,8 @@ async def _through_temporal(
     return {
         "runs": len(texts),
         "runs_per_s": round(len(texts) / elapsed, 1),
-        "p50_ms": round(_percentile(latencies, 0.5) * 1000, 1),
-        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
+        "p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
     }
 
 

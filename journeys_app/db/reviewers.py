@@ -47,14 +47,17 @@ async def add_reviewer(sessionmaker: SessionMaker, name: str, groups: list[str])
     return password
 
 
-async def ensure_reviewer(sessionmaker: SessionMaker, name: str, groups: list[str]) -> None:
-    """An account with at least these groups, for automated reviewers (the demo); no password to show."""
+async def ensure_reviewer(sessionmaker: SessionMaker, name: str, groups: list[str]) -> str:
+    """An account with at least these groups for an automated reviewer (the demo's), and a fresh
+    password for it to sign in with; any earlier password stops working."""
     async with sessionmaker() as session, session.begin():
         row = await session.get(Reviewer, name)
         if row is not None:
+            password = secrets.token_urlsafe(12)
             row.groups = sorted(set(row.groups) | set(groups))
-            return
-    await add_reviewer(sessionmaker, name, groups)
+            row.password_hash = _HASHER.hash(password)
+            return password
+    return await add_reviewer(sessionmaker, name, groups)
 
 
 async def get_reviewer(sessionmaker: SessionMaker, name: str) -> ReviewerAccount | None:

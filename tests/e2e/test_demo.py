@@ -1,8 +1,11 @@
-"""The demo as a user runs it (`journeys demo`, its own dev server, SQLite): every run ends, and no
-raw email address or phone number of a sample customer appears in its output, logs or audit table."""
+"""The demo as a user runs it (`journeys demo`, its own dev server; SQLite, or PostgreSQL when
+DATABASE_URL says so): every run ends, events arrive through the gateway, reviews are approved in
+the console, and no raw email address or phone number of a sample customer appears in its output,
+logs or audit table."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -10,12 +13,14 @@ import socket
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
 from journeys_app.settings import PROJECT_ROOT
+from tests.pg import fresh_database
 
 pytestmark = [pytest.mark.models, pytest.mark.slow]
 
@@ -27,21 +32,51 @@ def free_port() -> int:
 
 
 def demo_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The demo as on a fresh machine: its own state folder, free ports, no external Temporal or DB."""
-    env = {
-        **os.environ,
-        "JOURNEYS_STATE_DIR": str(tmp_path),
-        "JOURNEYS_EMBEDDED_TEMPORAL_PORT": str(free_port()),
-        "JOURNEYS_EMBEDDED_TEMPORAL_UI_PORT": str(free_port()),
-        **extra,
-    }
+    """The demo as on a fresh machine: its own state folder, free ports, no external Temporal, and no
+    external database unless `extra` names one."""
+    env = dict(os.environ)
     for name in ("TEMPORAL_ADDRESS", "JOURNEYS_TEMPORAL_ADDRESS", "DATABASE_URL", "JOURNEYS_DATABASE_URL"):
         env.pop(name, None)
+    env.update(
+        JOURNEYS_STATE_DIR=str(tmp_path),
+        JOURNEYS_EMBEDDED_TEMPORAL_PORT=str(free_port()),
+        JOURNEYS_EMBEDDED_TEMPORAL_UI_PORT=str(free_port()),
+        **extra,
+    )
     return env
 
 
-def test_demo_runs_every_journey_and_leaks_no_contact_data(tmp_path: Path):
-    env = demo_env(tmp_path, JOURNEYS_LOG_LEVEL="INFO")
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def demo_database(request: pytest.FixtureRequest) -> Iterator[tuple[str, dict[str, str]]]:
+    """SQLite in the state folder by default; a fresh PostgreSQL database when DATABASE_URL says so."""
+    if request.param == "sqlite":
+        yield "SQLite", {}
+        return
+    with fresh_database() as url:
+        yield "PostgreSQL", {"DATABASE_URL": url}
+
+
+def audit_rows(env: dict[str, str], tmp_path: Path) -> str:
+    if "DATABASE_URL" not in env:
+        with sqlite3.connect(tmp_path / "journeys.db") as db:
+            rows = list(db.execute("select * from audit_log"))
+    else:
+        import asyncpg
+
+        async def fetch() -> list:
+            conn = await asyncpg.connect(env["DATABASE_URL"])
+            try:
+                return [tuple(r) for r in await conn.fetch("select * from audit_log")]
+            finally:
+                await conn.close()
+
+        rows = asyncio.run(fetch())
+    return "\n".join(" ".join(map(str, row)) for row in rows)
+
+
+def test_demo_runs_every_journey_and_leaks_no_contact_data(tmp_path: Path, demo_database):
+    database, db_env = demo_database
+    env = demo_env(tmp_path, JOURNEYS_LOG_LEVEL="INFO", **db_env)
     done = subprocess.run(
         [sys.executable, "-m", "journeys_app.cli", "demo", "--json"],
         env=env,
@@ -51,9 +86,15 @@ def test_demo_runs_every_journey_and_leaks_no_contact_data(tmp_path: Path):
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    assert f"store on {database}" in done.stderr
     report = json.loads(done.stdout)
-    assert len(report["runs"]) == 7 and all(r["status"] != "running" for r in report["runs"])
-    assert any("simulated reviewer approved" in line for line in report["reviews"])
+    runs = {r["journey"]: r for r in report["runs"]}
+    assert len(report["runs"]) == 8 and all(r["status"] != "running" for r in report["runs"])
+    assert set(runs) == {"complaint_routing", "vip_escalation", "dormant_reengagement", "abandoned_cart"}
+    assert runs["abandoned_cart"]["outcome"] == "purchased_without_reminder"  # the order came in time
+    # The events came through the gateway as one Segment batch, the approvals through the console.
+    assert "in one Segment batch" in done.stderr and "to the gateway" in done.stderr
+    assert any(line.endswith("in the review console") for line in report["reviews"])
 
     customers = yaml.safe_load((PROJECT_ROOT / "journeys" / "samples" / "customers.yaml").read_text())
     secrets = (
@@ -61,8 +102,7 @@ def test_demo_runs_every_journey_and_leaks_no_contact_data(tmp_path: Path):
         + [c["phone"] for c in customers]
         + [c["phone"].lstrip("+") for c in customers]
     )
-    with sqlite3.connect(tmp_path / "journeys.db") as db:
-        audit = "\n".join(" ".join(map(str, row)) for row in db.execute("select * from audit_log"))
+    audit = audit_rows(env, tmp_path)
     assert "journey_started" in audit and "model_call" in audit and "send" in audit
     logs = done.stdout + done.stderr + (tmp_path / "temporal.log").read_text(errors="replace")
     for secret in secrets:
@@ -74,6 +114,9 @@ def test_demo_runs_every_journey_and_leaks_no_contact_data(tmp_path: Path):
     mails = sorted(Path(report["mail_dir"]).glob("*.eml"))
     assert mails and all(m.read_bytes().startswith(b"From: ") or b"\nTo: " in m.read_bytes() for m in mails)
     assert "delivered" in audit
+    # Marketing emails carry an unsubscribe link to the demo's own gateway.
+    marketing = [m.read_text() for m in mails if "List-Unsubscribe" in m.read_text()]
+    assert marketing and all(re.search(r"http://127\.0\.0\.1:\d+/u/", m) for m in marketing)
 
 
 def test_interactive_demo_waits_for_a_person_in_the_console(tmp_path: Path):
@@ -117,4 +160,4 @@ def test_interactive_demo_waits_for_a_person_in_the_console(tmp_path: Path):
     finally:
         demo.kill()
     assert demo.returncode == 0, rest[-3000:]
-    assert "7 runs in" in rest
+    assert "8 runs in" in rest

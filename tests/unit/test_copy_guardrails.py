@@ -39,6 +39,7 @@ CUSTOMERS = {
 SHIPPED = [
     "email/answer",
     "email/apology",
+    "email/cart_reminder",
     "email/reengage",
     "email/reengage_offer",
     "email/sales_followup",

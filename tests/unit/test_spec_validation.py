@@ -29,7 +29,7 @@ def line_of(text: str, needle: str) -> int:
 
 def test_the_shipped_journeys_are_valid():
     loaded = load_journeys(JOURNEYS, templates)
-    assert set(loaded) == {"complaint_routing", "vip_escalation", "dormant_reengagement"}
+    assert set(loaded) == {"complaint_routing", "vip_escalation", "dormant_reengagement", "abandoned_cart"}
     assert all(len(j.spec_hash) == 16 for j in loaded.values())
 
 

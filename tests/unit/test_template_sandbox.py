@@ -53,3 +53,22 @@ def test_a_misspelt_name_is_reported_at_validate(tmp_path: Path) -> None:
     assert any("unknown name 'custmer'; templates see" in p for p in problems), problems
     with pytest.raises(CopyTemplateError, match="custmer"):
         library.get("sms/evil")
+
+
+def test_event_properties_named_like_dict_methods_are_the_properties() -> None:
+    """`event.items` is the event's `items` property, in conditions and in message templates alike;
+    a property the event lacks is an error, never a dict method."""
+    from workflows.expressions import ExpressionError, evaluate, render
+
+    event = {"items": ["Oak desk", "Wool throw"], "values": 2}
+    assert render("{{ event.items | join(', ') }}", {"event": event}) == "Oak desk, Wool throw"
+    assert evaluate("event.values == 2 and event.items | length == 2", {"event": event})
+    assert not evaluate("event.keys is defined", {"event": event})
+    with pytest.raises(ExpressionError, match="has no attribute 'keys'"):
+        render("{{ event.keys }}", {"event": event})
+
+    library = TemplateLibrary(Settings().templates_dir)
+    body = library.get("email/cart_reminder").render_block(
+        "cart", {"customer": {"first_name": "Ava"}, "event": event, "steps": {}}
+    )
+    assert body == "In your cart: Oak desk, Wool throw."

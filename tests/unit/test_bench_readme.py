@@ -1,0 +1,81 @@
+"""`journeys bench --readme`: the figures section is rebuilt from a report, and nothing else moves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from journeys_app.bench.suite import BEGIN, END, ReadmeError, figures_markdown, machine, update_readme
+from tests.cli import journeys
+
+REPORT = {
+    "date": "2026-11-30",
+    "machine": "Test CPU, 2 cores, 24 GiB, Linux, no GPU in use",
+    "engine": {
+        "concurrency": 50,
+        "interpreter": {"runs": 200, "runs_per_s": 5.51, "decision_p50_ms": 4202.4},
+        "hand_written": {"runs": 200, "runs_per_s": 6.83, "decision_p50_ms": 3660.0},
+        "throughput_ratio": 0.807,
+    },
+    "inference": {
+        "concurrency": 64,
+        "batch_max_size": 32,
+        "batch_max_wait_ms": 5,
+        "raw_batched_per_s": 287.2,
+        "raw_unbatched_per_s": 77.4,
+        "noop_activity": {"runs_per_s": 59.4},
+        "classify_batching_on": {"runs": 400, "runs_per_s": 41.8, "p50_ms": 1395.2, "p99_ms": 2924.0},
+        "classify_batching_off": {"runs": 400, "runs_per_s": 28.8, "p50_ms": 2155.0, "p99_ms": 2846.0},
+        "limit_per_s": 49.2,
+        "on_vs_limit": 0.85,
+        "on_vs_off": 1.451,
+        "copy_tokens_per_s": 346.3,
+    },
+    "gateway": {
+        "ingest_batched_events_per_s": 170.4,
+        "ingest_single_events_per_s": 75.0,
+        "decide_light_load": {"calls": 40, "p50_ms": 165.2, "p99_ms": 248.9},
+    },
+    "intent_eval": {"rows": 120, "accuracy": 0.933, "macro_f1": 0.94, "calibration_error": 0.031},
+}
+
+
+def test_figures_come_from_the_report() -> None:
+    text = figures_markdown(REPORT)
+    assert "on 2026-11-30: Test CPU, 2 cores" in text
+    assert "| 200 × 50 | 5.5 | 6.8 | 0.81 | 4202 / 3660 ms |" in text
+    assert "| 287 | 77 | 59.4 | 41.8 (1395 / 2924) | 28.8 (2155 / 2846) | 49.2 | 0.85 | 1.45 | 346 |" in text
+    assert "| 170 events/s | 75 events/s | 165 ms | 249 ms |" in text
+    assert "120 held-out messages):\n0.93, macro-F1 0.94" in text
+
+
+def test_readme_between_markers_is_replaced_and_the_rest_kept(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\n{BEGIN}\nold figures\n{END}\n\nAfter.\n")
+    update_readme(readme, REPORT)
+    text = readme.read_text()
+    assert text.startswith(f"# Title\n\n{BEGIN}\nMeasured by") and text.endswith(f"{END}\n\nAfter.\n")
+    assert "old figures" not in text
+    update_readme(readme, REPORT)  # again: the same file, not a second copy
+    assert readme.read_text() == text
+
+
+def test_a_readme_without_markers_is_refused_and_left_alone(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# Title\n")
+    with pytest.raises(ReadmeError, match="no <!-- bench:begin -->"):
+        update_readme(readme, REPORT)
+    assert readme.read_text() == "# Title\n"
+
+
+def test_machine_names_cores_and_memory() -> None:
+    assert " cores, " in machine() and " GiB, " in machine()
+
+
+def test_the_command_refuses_such_a_readme_before_benchmarking(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# Title\n")
+    done = journeys("bench", "--readme", str(readme), timeout=60)
+    assert done.returncode == 1 and "has no <!-- bench:begin -->" in done.stderr
+    assert "bench engine" not in done.stdout + done.stderr  # nothing ran
