@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -94,6 +97,26 @@ def _run(coro: Awaitable[T]) -> T:
 
 def _print_json(data: Any) -> None:
     console.print_json(json.dumps(data, default=str))
+
+
+@contextmanager
+def _output(as_json: bool) -> Iterator[Console]:
+    """The console a long command prints its result to. With --json, stdout must hold only the
+    JSON, but Temporal's core writes its own warnings straight to file descriptor 1; so, while the
+    command runs, fd 1 points at stderr and the JSON goes to the real stdout through this console."""
+    if not as_json:
+        yield console
+        return
+    sys.stdout.flush()
+    real_stdout = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    try:
+        yield Console(file=real_stdout)
+    finally:
+        sys.stdout.flush()
+        real_stdout.flush()
+        os.dup2(real_stdout.fileno(), 1)
+        real_stdout.close()
 
 
 def _fail(message: str) -> NoReturn:
@@ -887,7 +910,8 @@ def demo(
     from journeys_app.demo import run_demo
 
     settings = _settings()
-    _run(run_demo(settings, console, as_json=as_json, interactive=interactive))
+    with _output(as_json) as out:
+        _run(run_demo(settings, out, as_json=as_json, interactive=interactive))
 
 
 @bench_app.callback()
@@ -905,7 +929,8 @@ def bench_all(
     from journeys_app.bench.suite import ReadmeError, run_all_benches
 
     try:
-        _run(run_all_benches(_settings(), console, as_json=as_json, readme=readme))
+        with _output(as_json) as out:
+            _run(run_all_benches(_settings(), out, as_json=as_json, readme=readme))
     except ReadmeError as exc:
         _fail(str(exc))
 
@@ -925,16 +950,17 @@ def bench_engine(
     if models not in ("instant", "real"):
         _fail("--models is instant or real")
     settings = _settings()
-    _run(
-        run_engine_bench(
-            settings,
-            console,
-            runs=runs_,
-            concurrency=concurrency,
-            models=models,  # type: ignore[arg-type]
-            as_json=as_json,
+    with _output(as_json) as out:
+        _run(
+            run_engine_bench(
+                settings,
+                out,
+                runs=runs_,
+                concurrency=concurrency,
+                models=models,  # type: ignore[arg-type]
+                as_json=as_json,
+            )
         )
-    )
 
 
 @bench_app.command("inference")
@@ -946,7 +972,8 @@ def bench_inference(
     """CPU models alone and through Temporal: batched vs one at a time, no-op ceiling, tokens/s."""
     from journeys_app.bench.inference import run_inference_bench
 
-    _run(run_inference_bench(_settings(), console, runs=runs_, concurrency=concurrency, as_json=as_json))
+    with _output(as_json) as out:
+        _run(run_inference_bench(_settings(), out, runs=runs_, concurrency=concurrency, as_json=as_json))
 
 
 @bench_app.command("gateway")
@@ -958,7 +985,8 @@ def bench_gateway(
     """Segment ingest events/s and decide p50/p99 at light load, over loopback HTTP."""
     from journeys_app.bench.gateway import run_gateway_bench
 
-    _run(run_gateway_bench(_settings(), console, events=events, decides=decides, as_json=as_json))
+    with _output(as_json) as out:
+        _run(run_gateway_bench(_settings(), out, events=events, decides=decides, as_json=as_json))
 
 
 @eval_app.command("intents")

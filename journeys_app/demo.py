@@ -308,7 +308,8 @@ async def run_demo(
         write_key = await create_key(runtime.sessionmaker, f"demo-{tag}", ["ingest"])
         ma = MAClient(gateway_url, write_key)
         stack.push_async_callback(ma.aclose)
-        console.print(f"gateway at {gateway_url} (Segment API), review console at {console_url}")
+        console.print(f"gateway (Segment API) at {gateway_url}")
+        console.print(f"review console at {console_url}")
         groups = sorted(review_groups(runtime.service.catalog))
         reviewer = ConsoleReviewer(
             console_url,

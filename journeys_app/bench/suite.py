@@ -120,7 +120,7 @@ figures are the engine's own (store writes, step bookkeeping, Temporal round tri
 
 **Inference** — classification through Temporal, {on["runs"]} classifications, \
 {inference["concurrency"]} in flight, batches of up to {inference["batch_max_size"]} texts or \
-{inference["batch_max_wait_ms"]} ms:
+{inference["batch_max_wait_ms"]:g} ms:
 
 {INFERENCE_HEADER}
 | {inference["raw_batched_per_s"]:.0f} | {inference["raw_unbatched_per_s"]:.0f} | {noop["runs_per_s"]:.1f} | \
