@@ -17,6 +17,7 @@ from collections.abc import Awaitable
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -72,9 +73,9 @@ class DeliveryActivities(StoreActivityBase):
             ).first()
         consent, email, phone = contact if contact is not None else (None, None, None)
         status, reason = consent_decision(req, consent)
-        if status == "queued":
-            status, reason = await self._frequency_cap(req)
         async with self.sessionmaker() as session, session.begin():
+            if status == "queued" and req.category == "marketing":
+                status, reason = await self._frequency_cap(session, req)
             stmt = (
                 insert_for(session, Message)
                 .values(**req.model_dump(), status=status, reason=reason, created_at=utcnow())
@@ -119,24 +120,34 @@ class DeliveryActivities(StoreActivityBase):
                 status, reason = await self._deliver_http(row.id, req, phone)
         return SendResult(message_id=row.id, status=status, reason=reason, duplicate=duplicate)
 
-    async def _frequency_cap(self, req: SendRequest) -> tuple[str, str | None]:
-        """Marketing beyond JOURNEYS_MARKETING_CAP messages per channel in the window is suppressed."""
+    async def _frequency_cap(self, session: AsyncSession, req: SendRequest) -> tuple[str, str | None]:
+        """Marketing beyond JOURNEYS_MARKETING_CAP messages per channel in the window is suppressed.
+
+        Runs in the transaction that inserts the message, after a write to the customer's row: a
+        row lock on PostgreSQL, the write lock on SQLite. Concurrent sends to one customer so count
+        each other, and the cap holds under load.
+        """
         cap, days = self.settings.marketing_cap, self.settings.marketing_cap_days
-        if req.category != "marketing" or cap <= 0:
+        if cap <= 0:
             return "queued", None
-        async with self.sessionmaker() as session:
-            recent = await session.scalar(
-                select(func.count())
-                .select_from(Message)
-                .where(
-                    Message.customer_id == req.customer_id,
-                    Message.channel == req.channel,
-                    Message.category == "marketing",
-                    Message.status.in_(("queued", "sending", "sent", "unconfirmed")),
-                    Message.created_at >= utcnow() - timedelta(days=days),
-                    Message.idempotency_key != req.idempotency_key,
-                )
+        await session.execute(
+            update(Customer)
+            .where(Customer.id == req.customer_id)
+            .values(updated_at=Customer.updated_at)  # a write that changes nothing
+            .execution_options(synchronize_session=False)
+        )
+        recent = await session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(
+                Message.customer_id == req.customer_id,
+                Message.channel == req.channel,
+                Message.category == "marketing",
+                Message.status.in_(("queued", "sending", "sent", "unconfirmed")),
+                Message.created_at >= utcnow() - timedelta(days=days),
+                Message.idempotency_key != req.idempotency_key,
             )
+        )
         if (recent or 0) >= cap:
             return "suppressed", (
                 f"frequency cap: {recent} marketing {req.channel} messages in the last {days:g} days "

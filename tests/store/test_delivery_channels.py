@@ -4,6 +4,7 @@ it" and "we recorded it" that must not send a second copy; SMS to a signed HTTP 
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterator
 from email import message_from_bytes, policy
@@ -142,6 +143,15 @@ async def test_frequency_cap_suppresses_the_fourth_marketing_email_in_a_week(sto
         await run(acts.send_message, send_req("wf-cap/sms/1", channel="sms"))
     ).status == "queued"  # per channel
     assert (await run(acts.send_message, send_req("wf-cap/send/3"))).status == "suppressed"  # a retry agrees
+
+
+async def test_frequency_cap_holds_for_concurrent_sends_to_one_customer(store: Store, acts) -> None:
+    """Six journeys send to one customer at the same moment: three go out, three are capped."""
+    await seed(store)
+    results = await asyncio.gather(
+        *(run(acts.send_message, send_req(f"wf-race-{i}/send/1")) for i in range(6))
+    )
+    assert sorted(r.status for r in results) == ["queued"] * 3 + ["suppressed"] * 3
 
 
 async def test_sms_goes_to_its_http_provider_signed_and_keyed(store: Store, tmp_path: Path) -> None:
