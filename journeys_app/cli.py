@@ -505,6 +505,11 @@ def status(
         console.print(
             f"at step {state.current_step}"
             + (f", waiting for {state.waiting_for}" if state.waiting_for else "")
+            + (
+                f" (quiet hours: the message goes out at {state.deferred_until:%Y-%m-%d %H:%M} UTC)"
+                if state.deferred_until
+                else ""
+            )
         )
     table = Table("step", "answered by", "result")
     for step_id in dict.fromkeys(state.path):

@@ -84,6 +84,7 @@ class JourneyWorkflow:
         self._input: JourneyInput | None = None
         self._current: str | None = None
         self._waiting_for: str | None = None
+        self._deferred_until: datetime | None = None  # a send held by quiet hours
         self._exit_event: str | None = None
         self._decision_ready = False
         self._goal_reached_at: datetime | None = None
@@ -280,14 +281,16 @@ class JourneyWorkflow:
             retry_policy=STEP_RETRY,
         )
 
-    async def wait(self, ready: Any, timeout: timedelta | None) -> bool:
+    async def wait(self, ready: Any, timeout: timedelta | None, *, quiet_hours: bool = False) -> bool:
         self._waiting_for = getattr(self.pending_review, "review_id", None) or self._current
+        if quiet_hours and timeout is not None:
+            self._deferred_until = self.now() + timeout
         try:
             await workflow.wait_condition(lambda: self._exit_event is not None or ready(), timeout=timeout)
         except TimeoutError:
             return False
         finally:
-            self._waiting_for = None
+            self._waiting_for = self._deferred_until = None
         if self._exit_event is not None:
             raise RunExited(self._exit_event)
         return True
@@ -358,6 +361,7 @@ class JourneyWorkflow:
             status=self._status,
             current_step=self._current,
             waiting_for=self._waiting_for,
+            deferred_until=self._deferred_until,
             path=self.path,
             results=self.results,
             pending_review=self.pending_review,

@@ -138,6 +138,7 @@ class RunState(_Model):
     status: Literal["running", "completed", "exited", "failed"]
     current_step: str | None
     waiting_for: str | None
+    deferred_until: datetime | None = None  # a marketing send held by quiet hours goes out then
     path: list[str]
     results: dict[str, Any]
     pending_review: PendingReview | None

@@ -569,3 +569,19 @@ async def test_a_send_at_two_am_goes_out_when_quiet_hours_end_once(harness):
     assert "deferred_seconds" not in steps["receipt"].result  # transactional: not held back
     sends = [c.step_id for c in harness.fakes.calls[ac.SEND_MESSAGE]]
     assert sends == ["promo", "receipt"]  # each once
+
+
+async def test_a_send_held_by_quiet_hours_shows_when_it_goes_out(harness):
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    handle = await harness.start(QUIET, "c1")
+    for _ in range(30):  # an hour at a time, until the send waits for the morning
+        state = await handle.query(JourneyWorkflow.state)
+        if state.deferred_until is not None:
+            break
+        await harness.env.sleep(timedelta(hours=1))
+    assert state.current_step == "promo" and state.waiting_for == "promo"
+    assert state.deferred_until.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M") == "08:00"
+    await handle.result()
+    assert (await handle.query(JourneyWorkflow.state)).deferred_until is None
