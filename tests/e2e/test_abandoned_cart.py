@@ -1,14 +1,14 @@
 """The abandoned-cart journey, written from docs/journeys.md alone, end to end: the real interpreter
 and activities on Temporal's time-skipping server, the CPU models, SQLite, and SMTP to a local sink.
 
-A customer whose reminder falls at 02:00 their time gets it at 08:00, once; the two subject lines
+A customer whose reminder falls due at 02:00 their time gets it at 08:00, once; the two subject lines
 of the A/B split each reach a customer; a purchase within four hours ends the run with no email.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
@@ -30,7 +30,6 @@ from journeys_app.runtime import journey_worker
 from journeys_app.service import JourneyService
 from journeys_app.stack import find_binary
 from tests.e2e.conftest import stack_settings
-from workflows.journey import JourneyWorkflow
 from workflows.models import CustomerEvent, RunState
 from workflows.steps.flow import bucket
 
@@ -59,13 +58,19 @@ class CartStack:
         (started,) = [t for t in result.triggered if t.started]
         return started.workflow_id
 
-    async def result(self, workflow_id: str) -> RunState:
-        """Wait for the run to end, letting the server skip time while it waits (the service
-        started it, so its handle is a plain one that would not)."""
-        handle = self.env.client.get_workflow_handle_for(JourneyWorkflow.run, workflow_id)
-        async with asyncio.timeout(300), self.env.time_skipping_unlocked():  # type: ignore[attr-defined]
-            await handle.result()
-        return await self.service.state(workflow_id)
+    async def until(self, workflow_id: str, ready: Callable[[RunState], bool]) -> RunState:
+        """Poll the run's state in real time (the clock stands still meanwhile) until `ready`."""
+        async with asyncio.timeout(180):
+            while True:
+                state = await self.service.state(workflow_id)
+                if ready(state):
+                    return state
+                await asyncio.sleep(0.2)
+
+    async def skip(self, duration: timedelta) -> None:
+        """Move the server's clock on. Time moves only here: never while the model writes, which
+        automatic skipping would do (a slow activity then times out in skipped time)."""
+        await self.env.sleep(duration)
 
 
 @pytest_asyncio.fixture
@@ -133,7 +138,21 @@ async def test_reminders_wait_for_morning_and_test_both_subject_lines(cart: Cart
         path: await cart.abandon("cust-nina", cart_on_path("cust-nina", path))
         for path in ("items_waiting", "question")
     }
-    states = dict(zip(runs, await asyncio.gather(*map(cart.result, runs.values())), strict=True))
+    for workflow_id in runs.values():
+        await cart.until(workflow_id, lambda s: s.waiting_for == "wait_purchase")
+    await cart.skip(timedelta(hours=4, minutes=1))  # no purchase: the reminders are due at 02:xx
+    held = [await cart.until(w, lambda s: s.deferred_until is not None) for w in runs.values()]
+    for state in held:  # held by quiet hours, visible in the run's state
+        assert state.deferred_until is not None and state.current_step == "send_reminder"
+        local = state.deferred_until.astimezone(ZoneInfo(zone))
+        assert (local.hour, local.minute) == (8, 0)
+    assert not list(cart.mail.glob("*.eml"))  # nothing sent at night
+    morning = max(s.deferred_until for s in held if s.deferred_until is not None)
+    await cart.skip(morning - await cart.env.get_current_time())
+    for workflow_id in runs.values():
+        await cart.until(workflow_id, lambda s: s.waiting_for == "wait_after_reminder")
+    await cart.skip(timedelta(days=2, minutes=1))  # still no purchase: the run ends
+    states = {path: await cart.until(w, lambda s: s.status != "running") for path, w in runs.items()}
 
     for path, state in states.items():
         assert state.results["subject_test"]["path"] == path
@@ -156,14 +175,10 @@ async def test_reminders_wait_for_morning_and_test_both_subject_lines(cart: Cart
 
 async def test_a_purchase_within_four_hours_ends_the_run_without_email(cart: CartStack) -> None:
     workflow_id = await cart.abandon("cust-chloe", "C-77")
-    handle = cart.env.client.get_workflow_handle_for(JourneyWorkflow.run, workflow_id)
-    async with asyncio.timeout(30):
-        while True:  # poll the run's state query until it waits for the purchase
-            if (await handle.query(JourneyWorkflow.state)).waiting_for == "wait_purchase":
-                break
-            await asyncio.sleep(0.1)
+    await cart.until(workflow_id, lambda s: s.waiting_for == "wait_purchase")
+    await cart.skip(timedelta(hours=3))  # an order three hours later
     await cart.service.event("cust-chloe", CustomerEvent(name="order_completed", properties={"total": 540}))
-    state = await cart.result(workflow_id)
+    state = await cart.until(workflow_id, lambda s: s.status != "running")
     assert state.outcome == "purchased_without_reminder" and state.goal_reached_at is not None
     assert await queries.messages_for_run(cart.sessionmaker, workflow_id) == []
     assert not list(cart.mail.glob("*.eml"))

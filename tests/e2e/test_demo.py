@@ -5,7 +5,6 @@ logs or audit table."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -46,37 +45,13 @@ def demo_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def demo_database(request: pytest.FixtureRequest) -> Iterator[tuple[str, dict[str, str]]]:
-    """SQLite in the state folder by default; a fresh PostgreSQL database when DATABASE_URL says so."""
-    if request.param == "sqlite":
-        yield "SQLite", {}
-        return
-    with fresh_database() as url:
-        yield "PostgreSQL", {"DATABASE_URL": url}
+def audit_rows(tmp_path: Path) -> str:
+    with sqlite3.connect(tmp_path / "journeys.db") as db:
+        return "\n".join(" ".join(map(str, row)) for row in db.execute("select * from audit_log"))
 
 
-def audit_rows(env: dict[str, str], tmp_path: Path) -> str:
-    if "DATABASE_URL" not in env:
-        with sqlite3.connect(tmp_path / "journeys.db") as db:
-            rows = list(db.execute("select * from audit_log"))
-    else:
-        import asyncpg
-
-        async def fetch() -> list:
-            conn = await asyncpg.connect(env["DATABASE_URL"])
-            try:
-                return [tuple(r) for r in await conn.fetch("select * from audit_log")]
-            finally:
-                await conn.close()
-
-        rows = asyncio.run(fetch())
-    return "\n".join(" ".join(map(str, row)) for row in rows)
-
-
-def test_demo_runs_every_journey_and_leaks_no_contact_data(tmp_path: Path, demo_database):
-    database, db_env = demo_database
-    env = demo_env(tmp_path, JOURNEYS_LOG_LEVEL="INFO", **db_env)
+def test_demo_runs_every_journey_and_leaks_no_contact_data(tmp_path: Path):
+    env = demo_env(tmp_path, JOURNEYS_LOG_LEVEL="INFO")
     done = subprocess.run(
         [sys.executable, "-m", "journeys_app.cli", "demo", "--json"],
         env=env,
@@ -86,7 +61,7 @@ def test_demo_runs_every_journey_and_leaks_no_contact_data(tmp_path: Path, demo_
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert f"store on {database}" in done.stderr
+    assert "store on SQLite" in done.stderr
     report = json.loads(done.stdout)
     runs = {r["journey"]: r for r in report["runs"]}
     assert len(report["runs"]) == 8 and all(r["status"] != "running" for r in report["runs"])
@@ -102,7 +77,7 @@ def test_demo_runs_every_journey_and_leaks_no_contact_data(tmp_path: Path, demo_
         + [c["phone"] for c in customers]
         + [c["phone"].lstrip("+") for c in customers]
     )
-    audit = audit_rows(env, tmp_path)
+    audit = audit_rows(tmp_path)
     assert "journey_started" in audit and "model_call" in audit and "send" in audit
     logs = done.stdout + done.stderr + (tmp_path / "temporal.log").read_text(errors="replace")
     for secret in secrets:
@@ -119,12 +94,22 @@ def test_demo_runs_every_journey_and_leaks_no_contact_data(tmp_path: Path, demo_
     assert marketing and all(re.search(r"http://127\.0\.0\.1:\d+/u/", m) for m in marketing)
 
 
-def test_interactive_demo_waits_for_a_person_in_the_console(tmp_path: Path):
-    """`journeys demo --interactive` leaves one review to a person; their approval ends the demo."""
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    with fresh_database() as url:
+        yield url
+
+
+@pytest.mark.postgres
+def test_interactive_demo_on_postgresql_waits_for_a_person_in_the_console(tmp_path: Path, postgres_url: str):
+    """`journeys demo --interactive` with DATABASE_URL set: the store is PostgreSQL, one review is
+    left to a person, and their approval in the console ends the demo."""
     import httpx
 
     console_port = free_port()
-    env = demo_env(tmp_path, JOURNEYS_CONSOLE_PORT=str(console_port), COLUMNS="300")
+    env = demo_env(
+        tmp_path, JOURNEYS_CONSOLE_PORT=str(console_port), COLUMNS="300", DATABASE_URL=postgres_url
+    )
     demo = subprocess.Popen(
         [sys.executable, "-m", "journeys_app.cli", "demo", "--interactive"],
         env=env,
@@ -160,4 +145,4 @@ def test_interactive_demo_waits_for_a_person_in_the_console(tmp_path: Path):
     finally:
         demo.kill()
     assert demo.returncode == 0, rest[-3000:]
-    assert "8 runs in" in rest
+    assert "8 runs in" in rest and "store on PostgreSQL" in "".join(output)
