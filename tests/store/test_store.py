@@ -10,6 +10,7 @@ import json
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -30,7 +31,7 @@ from activities.contracts import (
 from activities.journey_activities import JourneyActivities
 from journeys_app.db import queries
 from journeys_app.db.customers import load_customers_file, upsert_customers
-from journeys_app.db.engine import normalize_url, open_database
+from journeys_app.db.engine import create_engine, normalize_url, open_database
 from journeys_app.db.schema import Customer, Message, Notification
 from journeys_app.settings import Settings
 from tests.store.conftest import SAMPLE_CUSTOMERS, Store, TinyHttpServer
@@ -84,12 +85,14 @@ def run_req(workflow_id: str = "wf-1", customer_id: str = "cust-ava", **over: An
 # --- engine and customers -------------------------------------------------------------------
 
 
-async def test_sqlite_file_uses_wal(store: Store) -> None:
-    if store.dialect != "sqlite":
-        pytest.skip("SQLite only")
-    async with store.engine.connect() as conn:
-        assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
-        assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() >= 1000
+async def test_sqlite_file_uses_wal(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'state' / 'journeys.db'}")
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+            assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() >= 1000
+    finally:
+        await engine.dispose()
 
 
 async def test_load_customers_file_reads_samples() -> None:
