@@ -14,6 +14,7 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from inference_worker import guardrails
@@ -190,6 +191,16 @@ class CopyGenerator:
         self.min_relevance = min_relevance
         self.backend = backend
         self.model_id = model_id
+
+    @classmethod
+    def for_templates(cls, templates_dir: Path, filler: SlotFiller | None, **options: Any) -> CopyGenerator:
+        """A generator over the templates folder, with the brand's sensitive-word list."""
+        return cls(
+            TemplateLibrary(templates_dir),
+            filler,
+            sensitive_words=guardrails.brand_sensitive_words(templates_dir),
+            **options,
+        )
 
     def prepare(self, request: CopyRequest) -> PreparedCopy:
         """Render prompts, defaults and guardrail context once per request (no model calls)."""

@@ -109,6 +109,11 @@ def load_sensitive_words(path: Path) -> tuple[str, ...]:
     return tuple(line.strip().lower() for line in lines if line.strip() and not line.lstrip().startswith("#"))
 
 
+def brand_sensitive_words(templates_dir: Path) -> tuple[str, ...]:
+    """The brand's blocked words, from `templates/prompts/sensitive_words.txt`."""
+    return load_sensitive_words(templates_dir / "prompts" / "sensitive_words.txt")
+
+
 def _words_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
     if not words:
         return None

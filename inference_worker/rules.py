@@ -15,8 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 from inference_worker.contracts import CopyRequest, CopyResult, IntentResult, ScoreRequest, ScoreResult
-from inference_worker.copy import CopyGenerator, TemplateLibrary
-from inference_worker.guardrails import load_sensitive_words
+from inference_worker.copy import CopyGenerator
 from inference_worker.scoring import ScoreModel
 from inference_worker.taxonomy import UNKNOWN, LabelSpec, Taxonomy, load_taxonomy
 
@@ -127,11 +126,10 @@ class RulesBackend:
             load_taxonomy(self.journeys_dir / "intents.yaml"), min_confidence=self.min_confidence
         )
         self._scorer = ScoreModel.from_file(self.journeys_dir / "scoring.yaml")
-        self._copy = CopyGenerator(
-            TemplateLibrary(self.templates_dir),
-            filler=None,
+        self._copy = CopyGenerator.for_templates(
+            self.templates_dir,
+            None,
             max_tokens=0,
-            sensitive_words=load_sensitive_words(self.templates_dir / "prompts" / "sensitive_words.txt"),
             backend=PRESET_BACKEND,
             model_id=PRESET_MODEL,
         )

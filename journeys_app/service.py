@@ -20,7 +20,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from inference_worker.guardrails import check_message, load_sensitive_words
+from inference_worker.guardrails import brand_sensitive_words, check_message
 from journeys_app.db import queries
 from journeys_app.db.erasure import ErasureReport, erase_customer_data
 from journeys_app.db.reviewers import get_reviewer
@@ -268,7 +268,7 @@ class JourneyService:
         variant = variants[decision.variant] if 0 <= decision.variant < len(variants) else variants[0]
         channel = str(variant.get("channel") or "email")
         subject = decision.subject or variant.get("subject")
-        words = load_sensitive_words(self.settings.templates_dir / "prompts" / "sensitive_words.txt")
+        words = brand_sensitive_words(self.settings.templates_dir)
         report = check_message(channel, subject, decision.body or "", words)
         if not report.passed:
             raise ReviewRefused(f"the edited text fails the guardrails ({report.summary()})")

@@ -31,8 +31,7 @@ from inference_worker.contracts import (
     Sentiment,
     Urgency,
 )
-from inference_worker.copy import Completion, CopyGenerator, TemplateLibrary
-from inference_worker.guardrails import load_sensitive_words
+from inference_worker.copy import Completion, CopyGenerator
 from inference_worker.scoring import MAX_REASONS, ScoreModel
 from inference_worker.taxonomy import UNKNOWN, Taxonomy, load_taxonomy
 from journeys_app.settings import Settings
@@ -217,11 +216,10 @@ class LLMBackend(abc.ABC):
         self.scorer = ScoreModel.from_file(settings.journeys_dir / "scoring.yaml")
         self._intent_system = intent_system_prompt(self.taxonomy)
         self._intent_schema = intent_schema(self.taxonomy)
-        self.copy = CopyGenerator(
-            TemplateLibrary(settings.templates_dir),
+        self.copy = CopyGenerator.for_templates(
+            settings.templates_dir,
             self.complete,
             max_tokens=settings.copy_max_tokens,
-            sensitive_words=load_sensitive_words(settings.templates_dir / "prompts" / "sensitive_words.txt"),
             backend=self.name,
             model_id=model_id,
         )

@@ -21,8 +21,7 @@ from typing import Any
 
 from inference_worker.batching import MicroBatcher
 from inference_worker.contracts import CopyRequest, CopyResult, IntentResult, ScoreRequest, ScoreResult
-from inference_worker.copy import Completion, CopyGenerator, TemplateLibrary
-from inference_worker.guardrails import load_sensitive_words
+from inference_worker.copy import Completion, CopyGenerator
 from inference_worker.intent import IntentClassifier, load_taxonomy
 from inference_worker.scoring import ScoreModel
 from journeys_app.settings import Settings
@@ -136,11 +135,10 @@ class LocalBackend:
             verbose=False,
         )
         self.load_seconds["smollm2"] = time.perf_counter() - started
-        self._copy = CopyGenerator(
-            TemplateLibrary(settings.templates_dir),
+        self._copy = CopyGenerator.for_templates(
+            settings.templates_dir,
             self.complete,
             max_tokens=settings.copy_max_tokens,
-            sensitive_words=load_sensitive_words(settings.templates_dir / "prompts" / "sensitive_words.txt"),
             relevance=self.relevance,
             backend=self.name,
             model_id=COPY_MODEL_ID,
