@@ -69,7 +69,13 @@ def _run(coro: Awaitable[T]) -> T:
 
     from journeys_app.db.api_keys import ApiKeyError
     from journeys_app.db.reviewers import ReviewerError
-    from journeys_app.service import EntryKeyError, JourneyNotFound, ReviewNotFound, ReviewRefused
+    from journeys_app.service import (
+        EntryKeyError,
+        JourneyNotFound,
+        ReviewNotFound,
+        ReviewRefused,
+        TriggerFilterError,
+    )
     from journeys_app.stack import StackError
     from journeys_app.temporal import TemporalUnreachable
     from workflows.validation import SpecError
@@ -82,6 +88,7 @@ def _run(coro: Awaitable[T]) -> T:
         _fail(f"Temporal said: {exc.message} (is `journeys up` running, or TEMPORAL_ADDRESS set?)")
     except (
         EntryKeyError,
+        TriggerFilterError,
         JourneyNotFound,
         ReviewNotFound,
         ReviewRefused,

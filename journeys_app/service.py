@@ -25,7 +25,7 @@ from journeys_app.db import queries
 from journeys_app.db.erasure import ErasureReport, erase_customer_data
 from journeys_app.db.reviewers import get_reviewer
 from journeys_app.settings import Settings
-from workflows.expressions import ExpressionError, evaluate, render
+from workflows.expressions import ExpressionError, evaluate, fields_read, render
 from workflows.journey import JourneyWorkflow
 from workflows.models import (
     CustomerEvent,
@@ -59,7 +59,29 @@ class ReviewRefused(PermissionError):
 
 
 class EntryKeyError(ValueError):
-    """The event lacks what the journey's entry key is made from (usually the MA's message id)."""
+    """The event lacks what the journey's entry key is made from, or the key is unusable."""
+
+    def __init__(self, message: str, fields: list[str]):
+        super().__init__(message)
+        self.fields = fields  # the event fields the key is made of, as the MA names them
+
+
+class TriggerFilterError(ValueError):
+    """A journey's trigger filter cannot be evaluated for this event (it reads a missing property)."""
+
+    def __init__(self, message: str, fields: list[str]):
+        super().__init__(message)
+        self.fields = fields
+
+
+# Workflow ids are journey:customer:key; Temporal refuses ids over 1,000 bytes, and a key this long
+# is a mistake (a message body, not an id).
+MAX_ENTRY_KEY = 200
+
+
+def _event_field(name: str) -> str:
+    """How the MA names an event field: the message id is Segment's messageId, the rest properties."""
+    return "messageId" if name == "message_id" else f"properties.{name}"
 
 
 @dataclass
@@ -98,17 +120,31 @@ class JourneyService:
 
     def workflow_id(self, journey: LoadedJourney, customer_id: str, event: CustomerEvent) -> tuple[str, str]:
         entry = journey.spec.entry
+        if not entry.key:
+            return f"{journey.spec.id}:{customer_id}", ""
+        fields = sorted(_event_field(f) for f in fields_read(entry.key, "event"))
+        wanted = " and ".join(f"`{f}`" for f in fields) or "the fields it reads"
         try:
-            key = render(entry.key, {"event": _event_context(event)}).strip() if entry.key else ""
-        except ExpressionError as exc:
+            key = render(entry.key, {"event": _event_context(event)}).strip()
+        except ExpressionError:
             raise EntryKeyError(
                 f"journey '{journey.spec.id}' makes its entry key from {entry.key!r}, which this "
-                f"{event.name} event lacks ({exc}); send the event with its message id"
+                f"{event.name} event lacks; send the event with {wanted}",
+                fields,
             ) from None
-        if entry.key and not key:
-            raise EntryKeyError(f"the entry key {entry.key!r} rendered empty for event {event.name}")
-        workflow_id = f"{journey.spec.id}:{customer_id}" + (f":{key}" if key else "")
-        return workflow_id, key
+        if not key:
+            raise EntryKeyError(
+                f"journey '{journey.spec.id}' makes its entry key from {entry.key!r}, which is empty "
+                f"for this {event.name} event; send it with a non-empty {wanted}",
+                fields,
+            )
+        if len(key) > MAX_ENTRY_KEY:
+            raise EntryKeyError(
+                f"journey '{journey.spec.id}' makes its entry key from {entry.key!r}, which is "
+                f"{len(key)} characters long for this event; at most {MAX_ENTRY_KEY} (an id, not a text)",
+                fields,
+            )
+        return f"{journey.spec.id}:{customer_id}:{key}", key
 
     def _start_args(self, journey: LoadedJourney, customer_id: str, event: CustomerEvent) -> dict[str, Any]:
         workflow_id, key = self.workflow_id(journey, customer_id, event)
@@ -149,6 +185,45 @@ class JourneyService:
 
     async def event(self, customer_id: str, event: CustomerEvent) -> EventResult:
         """Feed an event to the customer's running journeys and start journeys it triggers."""
+        customer = await queries.customer_context(self.sessionmaker, customer_id)
+        return await self.route(customer_id, event, self.triggered_by(customer_id, event, customer))
+
+    def triggered_by(
+        self, customer_id: str, event: CustomerEvent, customer: dict[str, Any]
+    ) -> list[LoadedJourney]:
+        """The journeys this event starts for this customer, every one with a usable entry key.
+
+        Raises TriggerFilterError or EntryKeyError before anything happens, so a caller can refuse
+        the event instead of acting on part of it.
+        """
+        started = []
+        for journey in self.catalog.values():
+            trigger = journey.spec.trigger
+            if trigger.event != event.name:
+                continue
+            if trigger.where:
+                try:
+                    matches = evaluate(trigger.where, {"event": _event_context(event), "customer": customer})
+                except ExpressionError as exc:
+                    fields = sorted(
+                        _event_field(f) for f in fields_read(trigger.where, "event", condition=True)
+                    )
+                    raise TriggerFilterError(
+                        f"journey '{journey.spec.id}' starts on {event.name} events where "
+                        f"{trigger.where!r}, which cannot be evaluated for this event ({exc.reason}); "
+                        f"send {' and '.join(f'`{f}`' for f in fields) or 'the fields it reads'}",
+                        fields,
+                    ) from None
+                if not matches:
+                    continue
+            self.workflow_id(journey, customer_id, event)  # raises EntryKeyError
+            started.append(journey)
+        return started
+
+    async def route(
+        self, customer_id: str, event: CustomerEvent, journeys: list[LoadedJourney]
+    ) -> EventResult:
+        """Signal the event to the customer's running journeys, then start `journeys` with it."""
         result = EventResult()
         for workflow_id in await queries.active_runs_for_customer(self.sessionmaker, customer_id):
             try:
@@ -157,15 +232,7 @@ class JourneyService:
             except RPCError as exc:
                 if exc.status != RPCStatusCode.NOT_FOUND:
                     raise
-        customer = await queries.customer_context(self.sessionmaker, customer_id)
-        for journey in self.catalog.values():
-            trigger = journey.spec.trigger
-            if trigger.event != event.name:
-                continue
-            if trigger.where and not evaluate(
-                trigger.where, {"event": _event_context(event), "customer": customer}
-            ):
-                continue
+        for journey in journeys:
             result.triggered.append(await self.trigger(journey.spec.id, customer_id, event))
         return result
 

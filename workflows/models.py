@@ -39,6 +39,7 @@ class Carried(_Model):
     goal_reached_at: datetime | None
     started_at: datetime
     retry_visit: int | None = None  # a dead-lettered step the operator asked to retry
+    seen_events: list[str] = Field(default_factory=list)  # message ids already received
 
 
 class JourneyInput(_Model):

@@ -1,9 +1,9 @@
 """Read customer files from the MA system (CSV or JSON Lines): bad rows are reported, good rows kept.
 
 CSV columns: `id` (required), `first_name`, `email`, `phone`, `tier`, `timezone`, `locale`,
-`consent_email`/`consent_sms`/`consent_push` (true/false/yes/no/1/0), `tags` (separated by `;`);
-any other column becomes an attribute (numbers are read as numbers). JSON Lines: one object per
-line, shaped like `journeys/samples/customers.yaml`.
+`consent_email`/`consent_sms`/`consent_push` (true/false, yes/no, 1/0, opted_in/opted_out), `tags`
+(separated by `;`); any other column becomes an attribute (numbers are read as numbers). JSON Lines:
+one object per line, shaped like `journeys/samples/customers.yaml`.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-CHANNELS = ("email", "sms", "push")
+from journeys_app.db.customers import CONSENT_CHANNELS, parse_consent, validate_customer
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,20}$")
-_TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0", ""}
 
 
 class CustomerRow(BaseModel):
@@ -35,7 +35,9 @@ class CustomerRow(BaseModel):
     timezone: str = "UTC"
     locale: str = Field(default="en", max_length=16)
     attributes: dict[str, Any] = Field(default_factory=dict)
-    consent: dict[Literal["email", "sms", "push"], bool] = Field(default_factory=dict)
+    consent: dict[Literal["email", "sms", "push"], Annotated[bool, BeforeValidator(parse_consent)]] = Field(
+        default_factory=dict
+    )
     tags: list[str] = Field(default_factory=list)
 
     @field_validator("email")
@@ -83,11 +85,12 @@ def _from_csv(record: dict[str, str]) -> dict[str, Any]:
         if column is None:
             raise ValueError("more values than columns")
         value = (raw or "").strip()
-        if column.startswith("consent_") and column.removeprefix("consent_") in CHANNELS:
-            if value.lower() not in _TRUE | _FALSE:
-                raise ValueError(f"{column}: {value!r} is not true/false")
+        if column.startswith("consent_") and column.removeprefix("consent_") in CONSENT_CHANNELS:
             if value:
-                row["consent"][column.removeprefix("consent_")] = value.lower() in _TRUE
+                try:
+                    row["consent"][column.removeprefix("consent_")] = parse_consent(value)
+                except ValueError as exc:
+                    raise ValueError(f"{column}: {exc}") from None
         elif column == "tags":
             row["tags"] = [t.strip() for t in value.split(";") if t.strip()]
         elif column in CustomerRow.model_fields:
@@ -127,8 +130,8 @@ def read_customer_file(path: Path) -> ImportReport:
         return report
     for line, parse in items:
         try:
-            row = CustomerRow.model_validate(parse()).model_dump()
-        except (ValueError, TypeError) as exc:  # json, csv and pydantic errors
+            row = validate_customer(CustomerRow.model_validate(parse()).model_dump())
+        except (ValueError, TypeError, RecursionError) as exc:  # json, csv, pydantic and store errors
             report.errors.append((line, _message(exc) if isinstance(exc, ValidationError) else str(exc)))
             continue
         if row["id"] in seen:

@@ -213,15 +213,21 @@ class ApiKey(Base):
 
 
 class IngestedEvent(Base):
-    """A Segment message the gateway has handled, by messageId: a resend is acknowledged, not re-run."""
+    """A Segment message the gateway has claimed: a resend is acknowledged, not acted on again.
+
+    Scoped as Segment dedupes: by source (the API key's name) and, within it, by customer, so the
+    same messageId from another integration or for another customer is a different message.
+    """
 
     __tablename__ = "ingested_events"
 
+    source: Mapped[str] = mapped_column(String, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String, primary_key=True)
     message_id: Mapped[str] = mapped_column(String, primary_key=True)
     kind: Mapped[str]  # track | identify
-    customer_id: Mapped[str]
-    status: Mapped[str]  # processing | done
+    status: Mapped[str]  # processing (claimed, being routed) | done
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)  # a stale claim may be taken over
 
 
 class Enrollment(Base):

@@ -13,19 +13,23 @@ import gzip
 import html
 import json
 import zlib
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from journeys_app.db import queries
 from journeys_app.db.api_keys import KeyInfo, verify_key
-from journeys_app.gateway.ingest import Ingest, IngestError
+from journeys_app.db.storable import storable_problems
+from journeys_app.gateway.ingest import Ingest, IngestError, IngestUnavailable
+from journeys_app.gateway.limits import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, BodyLimit
+from journeys_app.gateway.openapi import documented_openapi, request_body
 from journeys_app.gateway.protocol import (
+    MAX_BATCH_MESSAGES,
     BatchRequest,
     DecideRequest,
     DecideResponse,
@@ -38,15 +42,18 @@ from journeys_app.gateway.protocol import (
     TriggerResponse,
 )
 from journeys_app.gateway.ratelimit import RateLimiter
-from journeys_app.service import EntryKeyError, JourneyNotFound, JourneyService, ReviewNotFound, ReviewRefused
+from journeys_app.service import (
+    EntryKeyError,
+    JourneyNotFound,
+    JourneyService,
+    ReviewNotFound,
+    ReviewRefused,
+)
 from journeys_app.settings import Settings
 from journeys_app.unsubscribe import BadLink, read_token, unsubscribe
 from workflows.models import CustomerEvent, ReviewAck, ReviewDecision, RunState
 
-# Segment's own limits: 32 KB per message, 500 KB per batch request.
-MAX_MESSAGE_BYTES = 32 * 1024
-MAX_BATCH_BYTES = 500 * 1024
-
+T = TypeVar("T", bound=BaseModel)
 
 _CODES = {
     409: "conflict",
@@ -56,6 +63,7 @@ _CODES = {
     404: "not_found",
     413: "too_large",
     429: "rate_limited",
+    503: "unavailable",
 }
 
 
@@ -102,6 +110,10 @@ async def _body(request: Request, limit: int) -> Any:
         return json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise GatewayError(400, "malformed JSON", str(exc)) from exc
+    except RecursionError as exc:
+        raise GatewayError(
+            400, "JSON nested too deep", "nest objects and lists at most 32 levels deep"
+        ) from exc
 
 
 def _invalid(exc: ValidationError) -> GatewayError:
@@ -111,12 +123,29 @@ def _invalid(exc: ValidationError) -> GatewayError:
     return GatewayError(400, "invalid request", problems[:50])
 
 
+async def _read(request: Request, model: type[T]) -> T:
+    """The JSON body as `model`, refused with every problem named (text the store cannot hold too)."""
+    payload = await _body(request, MAX_MESSAGE_BYTES)
+    if problems := storable_problems(payload, ""):
+        raise GatewayError(400, "invalid request", [{"at": at, "problem": p} for at, p in problems[:50]])
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+
+
+def _refused(exc: IngestError) -> GatewayError:
+    return GatewayError(400, f"invalid request: {exc}", [p.model_dump() for p in exc.problems[:100]])
+
+
 def create_gateway_app(service: JourneyService, settings: Settings) -> FastAPI:
     app = FastAPI(
         title="ma-journeys gateway",
         description="Segment-compatible event ingestion, synchronous decisions and read access to runs.",
         version="1",
     )
+    app.add_middleware(BodyLimit)
+    app.openapi = lambda: documented_openapi(app)  # type: ignore[method-assign]
     ingest = Ingest(service)
     limiter = RateLimiter(settings.gateway_rate_per_minute)
     pending_decisions: set[asyncio.Task[Any]] = set()
@@ -166,41 +195,61 @@ def create_gateway_app(service: JourneyService, settings: Settings) -> FastAPI:
     async def ingest_messages(key: KeyInfo, messages: list[Message]) -> IngestResponse:
         await limit(key, {m.userId for m in messages if m.userId})
         try:
-            return IngestResponse(results=await ingest.handle(messages))
+            return IngestResponse(results=await ingest.handle(key.name, messages))
         except IngestError as exc:
-            raise GatewayError(400, "invalid request", str(exc)) from exc
+            raise _refused(exc) from exc
+        except IngestUnavailable as exc:
+            raise GatewayError(
+                503, "the journey engine is unavailable; send the request again", str(exc)
+            ) from exc
 
     def one_message(payload: Any, kind: type[TrackMessage | IdentifyMessage]) -> Message:
         if not isinstance(payload, dict):
             raise GatewayError(400, "invalid request", "the body must be a JSON object")
         try:
-            return kind.model_validate({**payload, "type": kind.model_fields["type"].default})
-        except ValidationError as exc:
-            raise _invalid(exc) from exc
+            return ingest.parse([{**payload, "type": kind.model_fields["type"].default}])[0]
+        except IngestError as exc:
+            raise _refused(exc) from exc
 
-    @app.post("/v1/track", response_model=IngestResponse, tags=["segment"])
+    @app.post(
+        "/v1/track", response_model=IngestResponse, tags=["segment"], openapi_extra=request_body(TrackMessage)
+    )
     async def track(request: Request, key: KeyInfo = ingest_key) -> IngestResponse:
         """A Segment `track` call: feeds the customer's running journeys and starts matching ones."""
         return await ingest_messages(
             key, [one_message(await _body(request, MAX_MESSAGE_BYTES), TrackMessage)]
         )
 
-    @app.post("/v1/identify", response_model=IngestResponse, tags=["segment"])
+    @app.post(
+        "/v1/identify",
+        response_model=IngestResponse,
+        tags=["segment"],
+        openapi_extra=request_body(IdentifyMessage),
+    )
     async def identify(request: Request, key: KeyInfo = ingest_key) -> IngestResponse:
         """A Segment `identify` call: creates or updates the customer from its traits."""
         return await ingest_messages(
             key, [one_message(await _body(request, MAX_MESSAGE_BYTES), IdentifyMessage)]
         )
 
-    @app.post("/v1/batch", response_model=IngestResponse, tags=["segment"])
+    @app.post(
+        "/v1/batch", response_model=IngestResponse, tags=["segment"], openapi_extra=request_body(BatchRequest)
+    )
     async def batch(request: Request, key: KeyInfo = ingest_key) -> IngestResponse:
-        """Many Segment calls in one request, as the Segment libraries send them (up to 500 KB)."""
+        """Many Segment calls in one request, as the Segment libraries send them (up to 500 KB).
+
+        The batch is checked whole: one bad message refuses all of them, and nothing is applied.
+        """
         payload = await _body(request, MAX_BATCH_BYTES)
+        items = payload.get("batch") if isinstance(payload, dict) else None
+        if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH_MESSAGES:
+            problem = f"a list of 1 to {MAX_BATCH_MESSAGES:,} messages is required"
+            raise GatewayError(400, "invalid request", [{"at": "batch", "problem": problem}])
         try:
-            body = BatchRequest.model_validate(payload)
-        except ValidationError as exc:
-            raise _invalid(exc) from exc
-        return await ingest_messages(key, body.batch)
+            messages = ingest.parse(items)
+        except IngestError as exc:
+            raise _refused(exc) from exc
+        return await ingest_messages(key, messages)
 
     def journey_event(journey_id: str, body: TriggerRequest) -> tuple[Any, CustomerEvent]:
         try:
@@ -214,9 +263,15 @@ def create_gateway_app(service: JourneyService, settings: Settings) -> FastAPI:
         )
         return journey, event
 
-    @app.post("/v1/journeys/{journey_id}/runs", response_model=TriggerResponse, tags=["journeys"])
-    async def trigger(journey_id: str, body: TriggerRequest, key: KeyInfo = ingest_key) -> TriggerResponse:
+    @app.post(
+        "/v1/journeys/{journey_id}/runs",
+        response_model=TriggerResponse,
+        tags=["journeys"],
+        openapi_extra=request_body(TriggerRequest),
+    )
+    async def trigger(journey_id: str, request: Request, key: KeyInfo = ingest_key) -> TriggerResponse:
         """Start this journey for a customer; a duplicate (same entry key) answers `started: false`."""
+        body = await _read(request, TriggerRequest)
         await limit(key, {body.userId})
         _, event = journey_event(journey_id, body)
         try:
@@ -225,12 +280,18 @@ def create_gateway_app(service: JourneyService, settings: Settings) -> FastAPI:
             raise GatewayError(400, "invalid request", str(exc)) from exc
         return TriggerResponse(journey_id=journey_id, workflow_id=result.workflow_id, started=result.started)
 
-    @app.post("/v1/decide/{journey_id}", response_model=DecideResponse, tags=["decide"])
-    async def decide(journey_id: str, body: DecideRequest, key: KeyInfo = decide_key) -> DecideResponse:
+    @app.post(
+        "/v1/decide/{journey_id}",
+        response_model=DecideResponse,
+        tags=["decide"],
+        openapi_extra=request_body(DecideRequest),
+    )
+    async def decide(journey_id: str, request: Request, key: KeyInfo = decide_key) -> DecideResponse:
         """Start (or join) the customer's run and answer with its routing decision within timeoutMs.
 
         On timeout the answer says `timed_out: true`; the run goes on and decides anyway.
         """
+        body = await _read(request, DecideRequest)
         await limit(key, {body.userId})
         journey, event = journey_event(journey_id, body)
         try:
@@ -292,9 +353,10 @@ def create_gateway_app(service: JourneyService, settings: Settings) -> FastAPI:
         """Pending reviews, earliest deadline first."""
         return await queries.pending_reviews(service.sessionmaker, group)
 
-    @app.post("/v1/reviews/{review_id}", tags=["review"])
-    async def decide_review(review_id: str, body: ReviewRequest, key: KeyInfo = review_key) -> ReviewAck:
+    @app.post("/v1/reviews/{review_id}", tags=["review"], openapi_extra=request_body(ReviewRequest))
+    async def decide_review(review_id: str, request: Request, key: KeyInfo = review_key) -> ReviewAck:
         """A reviewer's decision from another tool; the reviewer's account and group are checked."""
+        body = await _read(request, ReviewRequest)
         decision = ReviewDecision(review_id=review_id, **body.model_dump())
         try:
             return await service.review(decision)

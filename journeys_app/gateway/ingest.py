@@ -1,24 +1,43 @@
-"""What the gateway does with Segment messages: identify upserts the customer, track feeds journeys.
+"""What the gateway does with Segment messages: check them all, store them at once, then route.
 
-A messageId is handled once: the first delivery is recorded as `processing`, then `done`; a
-resend of a `done` message is acknowledged as a duplicate without acting again. A message whose
-first delivery failed half-way is processed again on the resend; starts are idempotent anyway
-(entry keys), so at worst a running journey sees the event twice.
+1. Check: every message of a request is checked before anything is written: its shape, text the
+   store can hold, the customer fields of an identify, and for a track the trigger filter and entry
+   key of every journey it would start. One problem refuses the whole request, naming each message
+   and field (`IngestError`, a 400).
+2. Store: one transaction claims each messageId and upserts the identified customers. Claims are
+   scoped as Segment dedupes (per source, the API key's name, and per customer); a messageId
+   already claimed answers `duplicate`, atomically, however many copies arrive at once.
+3. Route: each claimed track is signalled to the customer's running journeys and starts the
+   journeys it triggers. When Temporal fails here, the claims of the messages not yet routed are
+   released and the request answers 503, so the client's retry routes them; starts are idempotent
+   (entry keys) and runs ignore event ids they have already seen, so nothing happens twice.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import delete, select, tuple_, update
 
-from journeys_app.db.customers import upsert_customers
+from journeys_app.db import queries
+from journeys_app.db.customers import CustomerRowError, validate_customer, write_customers
 from journeys_app.db.engine import SessionMaker
-from journeys_app.db.schema import Customer, IngestedEvent
+from journeys_app.db.schema import Customer, IngestedEvent, utcnow
 from journeys_app.db.sql import insert_for
-from journeys_app.gateway.protocol import IdentifyMessage, Message, MessageOutcome, TrackMessage
-from journeys_app.service import JourneyService
+from journeys_app.db.storable import storable_problems
+from journeys_app.gateway.protocol import (
+    IdentifyMessage,
+    IngestProblem,
+    Message,
+    MessageOutcome,
+    TrackMessage,
+)
+from journeys_app.service import EntryKeyError, JourneyService, TriggerFilterError
 from workflows.models import CustomerEvent
+from workflows.validation import LoadedJourney
 
 # Segment trait names (and common spellings) → our customer fields; other traits become attributes.
 _TRAIT_FIELDS = {
@@ -30,40 +49,67 @@ _TRAIT_FIELDS = {
     "timezone": "timezone",
     "locale": "locale",
     "tags": "tags",
+    "consent": "consent",
 }
+# A claim older than this whose routing never finished (its gateway died) may be taken over.
+CLAIM_LEASE = timedelta(seconds=60)
+_CLAIM_CHUNK = 500  # rows per INSERT, well inside SQLite's limit on bound parameters
+_MESSAGE = TypeAdapter(Message)
 
 
 class IngestError(ValueError):
-    """A message the gateway cannot act on (the message says which and why)."""
+    """Messages the gateway refuses, each problem naming the message and the field."""
+
+    def __init__(self, problems: list[IngestProblem]):
+        self.problems = problems
+        shown = "; ".join(str(p) for p in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(shown + more)
 
 
-def customer_row(message: IdentifyMessage) -> dict[str, Any]:
+class IngestUnavailable(RuntimeError):
+    """Temporal failed while routing; the messages not yet routed were released for a retry."""
+
+
+@dataclass
+class _Checked:
+    index: int
+    message: Message
+    row: dict[str, Any] | None = None  # identify: the customer fields to write
+    event: CustomerEvent | None = None  # track: the event to route
+    journeys: list[LoadedJourney] = field(default_factory=list)  # track: the journeys it starts
+
+    @property
+    def claim_key(self) -> tuple[str, str] | None:
+        return (self.message.userId or "", self.message.messageId) if self.message.messageId else None
+
+
+def customer_row(message: IdentifyMessage) -> tuple[dict[str, Any], dict[str, str]]:
+    """The identify's customer fields, and each field's name in the message (for errors)."""
     assert message.userId is not None
     row: dict[str, Any] = {"id": message.userId}
+    names = {"id": "userId"}
     attributes: dict[str, Any] = {}
     for trait, value in message.traits.items():
         if trait in _TRAIT_FIELDS:
             row[_TRAIT_FIELDS[trait]] = value
-        elif trait in ("consent",) and isinstance(value, dict):
-            row["consent"] = value
+            names[_TRAIT_FIELDS[trait]] = f"traits.{trait}"
         else:
             attributes[trait] = value
     if attributes:
         row["attributes"] = attributes
-    if not row.get("timezone") and isinstance(message.context.get("timezone"), str):
+        names["attributes"] = "traits"
+    if "timezone" not in row and isinstance(message.context.get("timezone"), str):
         row["timezone"] = message.context["timezone"]
-    return row
+        names["timezone"] = "context.timezone"
+    return row, names
 
 
-def check(messages: list[Message]) -> None:
-    """Refuse the whole request before acting on any message (no half-processed batches)."""
-    problems = [
-        f"message {i} ({m.type}): userId is required; journeys run for known customers, not anonymousId"
-        for i, m in enumerate(messages)
-        if isinstance(m, TrackMessage | IdentifyMessage) and not m.userId
-    ]
-    if problems:
-        raise IngestError("; ".join(problems[:20]))
+def _renamed(where: str, names: dict[str, str]) -> str:
+    head, dot, rest = where.partition(".")
+    if head == "attributes" and rest:
+        return f"traits.{rest}"
+    return names.get(head, head) + (dot + rest if head in names and rest else "")
 
 
 class Ingest:
@@ -74,53 +120,190 @@ class Ingest:
     def sessionmaker(self) -> SessionMaker:
         return self.service.sessionmaker
 
-    async def handle(self, messages: list[Message]) -> list[MessageOutcome]:
-        check(messages)
-        return [await self._one(m) for m in messages]
+    # ------------------------------------------------------------------ 1. check
+    def parse(self, items: list[Any]) -> list[Message]:
+        """Segment messages from raw JSON objects; every problem of every message, or none."""
+        problems: list[IngestProblem] = []
+        messages: list[Message] = []
+        for i, item in enumerate(items):
+            kind = str(item.get("type", "?")) if isinstance(item, dict) else "?"
+            if not isinstance(item, dict):
+                problems.append(IngestProblem(message=i, type=kind, at="", problem="must be a JSON object"))
+                continue
+            found = [
+                IngestProblem(message=i, type=kind, at=at, problem=p) for at, p in storable_problems(item, "")
+            ]
+            if not found:
+                try:
+                    messages.append(_MESSAGE.validate_python(item))
+                except ValidationError as exc:
+                    found = [
+                        IngestProblem(message=i, type=kind, at=_field(e["loc"]), problem=_plain(e))
+                        for e in exc.errors(include_url=False)
+                    ]
+            problems += found
+        if problems:
+            raise IngestError(problems)
+        return messages
 
-    async def _one(self, message: Message) -> MessageOutcome:
-        outcome = MessageOutcome(messageId=message.messageId, type=message.type, outcome="processed")
-        if not isinstance(message, TrackMessage | IdentifyMessage):
-            outcome.outcome = "ignored"
-            return outcome
-        assert message.userId is not None
-        if message.messageId and not await self._claim(message.messageId, message.type, message.userId):
-            outcome.outcome = "duplicate"
-            return outcome
-        if isinstance(message, IdentifyMessage):
-            await upsert_customers(self.sessionmaker, [customer_row(message)])
-        else:
-            event = CustomerEvent(
+    async def check(self, messages: list[Message]) -> list[_Checked]:
+        """What each message will do; raises IngestError before anything is written."""
+        problems: list[IngestProblem] = []
+        checked: list[_Checked] = []
+        identified: dict[str, dict[str, Any]] = {}  # customers identified earlier in this request
+        known: dict[str, dict[str, Any]] = {}
+        for i, message in enumerate(messages):
+            item = _Checked(i, message)
+            checked.append(item)
+
+            def problem(at: str, text: str, i: int = i, message: Message = message) -> None:
+                problems.append(IngestProblem(message=i, type=message.type, at=at, problem=text))
+
+            if not isinstance(message, TrackMessage | IdentifyMessage):
+                continue
+            if not message.userId:
+                problem("userId", "is required; journeys run for known customers, not anonymousId")
+                continue
+            if isinstance(message, IdentifyMessage):
+                row, names = customer_row(message)
+                try:
+                    item.row = validate_customer(row)
+                except CustomerRowError as exc:
+                    for where, text in exc.problems:
+                        problem(_renamed(where, names), text)
+                    continue
+                identified[message.userId] = {**identified.get(message.userId, {}), **item.row}
+                continue
+            item.event = CustomerEvent(
                 name=message.event,
                 properties=message.properties,
                 message_id=message.messageId,
                 timestamp=message.timestamp,
             )
-            result = await self.service.event(message.userId, event)
+            if not any(j.spec.trigger.event == message.event for j in self.service.catalog.values()):
+                continue
+            if message.userId not in known:
+                known[message.userId] = await queries.customer_context(self.sessionmaker, message.userId)
+            customer = _overlay(known[message.userId], identified.get(message.userId, {}))
+            try:
+                item.journeys = self.service.triggered_by(message.userId, item.event, customer)
+            except (EntryKeyError, TriggerFilterError) as exc:
+                problem(", ".join(exc.fields) or "event", str(exc))
+        if problems:
+            raise IngestError(problems)
+        return checked
+
+    # ------------------------------------------------------------------ 2. store
+    async def _store(self, source: str, checked: list[_Checked]) -> set[int]:
+        """Claim every messageId and upsert identified customers in one transaction.
+
+        Returns the indexes of the messages this request acts on (claimed here, or without an id).
+        """
+        keyed = [c for c in checked if c.claim_key and isinstance(c.message, TrackMessage | IdentifyMessage)]
+        now = utcnow()
+        async with self.sessionmaker() as session, session.begin():
+            owned: set[tuple[str, str]] = set()
+            for start in range(0, len(keyed), _CLAIM_CHUNK):
+                chunk = {c.claim_key: c for c in keyed[start : start + _CLAIM_CHUNK]}
+                rows = [
+                    {
+                        "source": source,
+                        "customer_id": key[0],
+                        "message_id": key[1],
+                        "kind": c.message.type,
+                        "status": "done" if c.row is not None else "processing",
+                        "received_at": now,
+                        "claimed_at": now,
+                    }
+                    for key, c in chunk.items()
+                ]
+                stmt = (
+                    insert_for(session, IngestedEvent)
+                    .values(rows)
+                    .on_conflict_do_nothing(index_elements=["source", "customer_id", "message_id"])
+                    .returning(IngestedEvent.customer_id, IngestedEvent.message_id)
+                )
+                owned |= {tuple(r) for r in (await session.execute(stmt)).all()}
+                for key in chunk.keys() - owned:  # claimed before: take it over only if that claim is stale
+                    taken = await session.execute(
+                        update(IngestedEvent)
+                        .where(
+                            IngestedEvent.source == source,
+                            IngestedEvent.customer_id == key[0],
+                            IngestedEvent.message_id == key[1],
+                            IngestedEvent.status == "processing",
+                            IngestedEvent.claimed_at < now - CLAIM_LEASE,
+                        )
+                        .values(claimed_at=now)
+                    )
+                    if taken.rowcount == 1:
+                        owned.add(key)
+            acting = {c.index for c in checked if c.claim_key is None or c.claim_key in owned}
+            await write_customers(
+                session, [c.row for c in checked if c.row is not None and c.index in acting]
+            )
+        return acting
+
+    async def _release(self, source: str, keys: list[tuple[str, str]]) -> None:
+        """Forget claims whose routing did not happen, so a resend acts on them."""
+        if not keys:
+            return
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(
+                delete(IngestedEvent).where(
+                    IngestedEvent.source == source,
+                    tuple_(IngestedEvent.customer_id, IngestedEvent.message_id).in_(keys),
+                )
+            )
+
+    async def _done(self, source: str, keys: list[tuple[str, str]]) -> None:
+        if not keys:
+            return
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(IngestedEvent)
+                .where(
+                    IngestedEvent.source == source,
+                    tuple_(IngestedEvent.customer_id, IngestedEvent.message_id).in_(keys),
+                )
+                .values(status="done")
+            )
+
+    # ------------------------------------------------------------------ 3. route
+    async def handle(self, source: str, messages: list[Message]) -> list[MessageOutcome]:
+        """Check, store and route one request's messages (see the module docstring)."""
+        checked = await self.check(messages)
+        acting = await self._store(source, checked)
+        outcomes = [
+            MessageOutcome(
+                messageId=c.message.messageId,
+                type=c.message.type,
+                outcome="ignored"
+                if not isinstance(c.message, TrackMessage | IdentifyMessage)
+                else ("processed" if c.index in acting else "duplicate"),
+            )
+            for c in checked
+        ]
+        to_route = [c for c in checked if c.event is not None and c.index in acting]
+        routed: list[tuple[str, str]] = []
+        for position, item in enumerate(to_route):
+            assert item.event is not None and item.message.userId is not None
+            try:
+                result = await self.service.route(item.message.userId, item.event, item.journeys)
+            except Exception as exc:
+                await self._done(source, routed)
+                await self._release(source, [c.claim_key for c in to_route[position:] if c.claim_key])
+                raise IngestUnavailable(
+                    f"routing message {item.index} failed ({type(exc).__name__}: {exc}); "
+                    f"{position} of {len(to_route)} events were routed, the rest not: send the request again"
+                ) from exc
+            if item.claim_key:
+                routed.append(item.claim_key)
+            outcome = outcomes[item.index]
             outcome.started = [t.workflow_id for t in result.triggered if t.started]
             outcome.signalled = result.signalled
-        if message.messageId:
-            await self._done(message.messageId)
-        return outcome
-
-    async def _claim(self, message_id: str, kind: str, customer_id: str) -> bool:
-        """True unless this messageId was already processed to the end."""
-        async with self.sessionmaker() as session, session.begin():
-            await session.execute(
-                insert_for(session, IngestedEvent)
-                .values(message_id=message_id, kind=kind, customer_id=customer_id, status="processing")
-                .on_conflict_do_nothing(index_elements=["message_id"])
-            )
-            status = await session.scalar(
-                select(IngestedEvent.status).where(IngestedEvent.message_id == message_id)
-            )
-        return status != "done"
-
-    async def _done(self, message_id: str) -> None:
-        async with self.sessionmaker() as session, session.begin():
-            await session.execute(
-                update(IngestedEvent).where(IngestedEvent.message_id == message_id).values(status="done")
-            )
+        await self._done(source, routed)
+        return outcomes
 
     async def vip_customers(self, customer_ids: set[str]) -> set[str]:
         """Which of these customers are VIP (they keep being served when a key is rate limited)."""
@@ -131,3 +314,26 @@ class Ingest:
                 select(Customer.id).where(Customer.id.in_(customer_ids), Customer.tier == "vip")
             )
             return set(rows)
+
+
+_TYPES = frozenset({"track", "identify", "page", "screen", "group", "alias"})
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    """A pydantic location as the message names it (without the union's type tag)."""
+    parts = [str(p) for p in (loc[1:] if loc and loc[0] in _TYPES else loc)]
+    return ".".join(parts) or "type"
+
+
+def _plain(error: Any) -> str:
+    if error["type"] == "union_tag_invalid":
+        return f"unknown type; Segment's types are {', '.join(sorted(_TYPES))}"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _overlay(customer: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    """The customer as trigger filters see it once an identify earlier in the request is applied."""
+    merged = {**customer, **{k: v for k, v in row.items() if k not in ("email", "phone", "attributes")}}
+    if "attributes" in row:
+        merged["attributes"] = {**customer.get("attributes", {}), **row["attributes"]}
+    return merged

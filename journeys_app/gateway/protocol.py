@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_MESSAGE_ID = 200
+MAX_BATCH_MESSAGES = 10_000
 
 
 class _Segment(BaseModel):
@@ -53,7 +54,27 @@ Message = Annotated[TrackMessage | IdentifyMessage | OtherMessage, Field(discrim
 class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    batch: list[Message] = Field(min_length=1, max_length=10_000)
+    batch: list[Message] = Field(min_length=1, max_length=MAX_BATCH_MESSAGES)
+
+
+class IngestProblem(BaseModel):
+    """Why one message of a request was refused: its index in the request and the field."""
+
+    message: int  # 0 for /v1/track and /v1/identify
+    type: str
+    at: str  # the field, as the message names it: "traits.firstName", "properties.order_id"
+    problem: str
+
+    def __str__(self) -> str:
+        return f"message {self.message} ({self.type}): {self.at}: {self.problem}"
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx and 5xx answer: a code, a sentence, and details (for 400, the problems)."""
+
+    code: str
+    message: str
+    detail: Any = None
 
 
 class MessageOutcome(BaseModel):

