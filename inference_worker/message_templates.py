@@ -32,7 +32,7 @@ from jinja2 import (
 from jinja2.runtime import Context
 
 from inference_worker import guardrails
-from workflows.expressions import DataSandbox
+from workflows.expressions import DataSandbox, ExpressionError, limits
 
 MESSAGES_DIR = "messages"
 SUFFIX = ".j2"
@@ -110,9 +110,10 @@ class MessageTemplate:
 
     def render_block(self, block: str, context: dict[str, Any]) -> str:
         try:
-            ctx = self.template.new_context(context)
-            return "".join(self.template.blocks[block](ctx)).strip()
-        except TemplateError as exc:
+            with limits():
+                ctx = self.template.new_context(context)
+                return "".join(self.template.blocks[block](ctx)).strip()
+        except (TemplateError, ExpressionError) as exc:
             raise CopyTemplateError(f"{self.name}: block {block!r}: {exc}") from exc
 
 
@@ -227,6 +228,7 @@ class TemplateLibrary:
 
     def render_prompt(self, name: str, context: dict[str, Any]) -> str:
         try:
-            return self.env.get_template(f"prompts/{name}").render(context).strip()
-        except TemplateError as exc:
+            with limits():
+                return self.env.get_template(f"prompts/{name}").render(context).strip()
+        except (TemplateError, ExpressionError) as exc:
             raise CopyTemplateError(f"prompts/{name}: {exc}") from exc

@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     # the journey worker answers with rules / preset copy (marked degraded).
     inference_pickup_timeout_s: float = 15.0
 
+    # A run that takes more steps than this in all is looping (a journey bug): it is parked as a
+    # dead letter, and an operator's retry grants as many again. A run keeps the value it started with.
+    run_step_budget: int = Field(default=5000, ge=10)
+
     # Internal notification targets: name -> webhook URL (JSON), e.g. {"support-leads": "https://…"}.
     notify_targets: dict[str, str] = Field(default_factory=dict)
 

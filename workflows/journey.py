@@ -64,6 +64,7 @@ RECORD_TIMEOUT = timedelta(seconds=30)
 INFERENCE_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 INFERENCE_FALLBACK_PATCH = "inference-fallback-to-rules"
 EVENT_DEDUPE_PATCH = "event-id-dedupe"
+STEP_BUDGET_PATCH = "step-budget"
 MAX_INBOX = 100
 MAX_SEEN_EVENTS = 1000  # event ids a run remembers, to ignore a redelivered event
 
@@ -95,6 +96,8 @@ class JourneyWorkflow:
         self._status = "running"
         self._outcome: str | None = None
         self._steps_this_run = 0
+        self._steps_total = 0
+        self._step_budget: int | None = None
         self._decided_reviews: set[str] = set()
         self.dead_letter: DeadLetter | None = None
         self._dead_letter_action: DeadLetterAction | None = None
@@ -125,6 +128,16 @@ class JourneyWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(inp.model_copy(update={"carried": self._carry()}))
             step = steps[self._current]
+            if self._steps_total >= (self._step_budget or inp.step_budget) and workflow.patched(
+                STEP_BUDGET_PATCH
+            ):
+                try:
+                    action = await self._park_runaway(step, inp.step_budget)
+                except RunExited:
+                    return await self._finish("exited", f"exit_on:{self._exit_event}")
+                if action == "discard":
+                    return await self._finish("failed", "step_budget_spent")
+                continue
             try:
                 outcome = await self._run_step(step)
             except RunExited:
@@ -151,6 +164,7 @@ class JourneyWorkflow:
         self.visits[step.id] = visit
         self.path.append(step.id)
         self._steps_this_run += 1
+        self._steps_total += 1
         started = workflow.now()
         handler = HANDLERS[step.type]
         try:
@@ -204,6 +218,21 @@ class JourneyWorkflow:
         self._retry_visit = self.dead_letter.visit if action.action == "retry" else None
         self.dead_letter = None
         return action.action
+
+    async def _park_runaway(self, step: Any, budget: int) -> str:
+        """A run that spent its step budget loops: park it for an operator, who may grant another."""
+        spent = self._steps_total
+        self.dead_letter = DeadLetter(
+            step_id=step.id,
+            visit=self.visits.get(step.id, 0) + 1,
+            error=f"StepBudgetSpent: the run took {spent} steps (budget {budget}) and is still going; it "
+            f"loops through {', '.join(dict.fromkeys(self.path[-20:]))}. Retry grants {budget} more steps.",
+            since=workflow.now(),
+        )
+        action = await self._park(step)
+        if action == "retry":
+            self._step_budget = spent + budget
+        return action
 
     async def _record_dead_letter(self, status: str, operator: str | None) -> None:
         assert self.dead_letter is not None and self._input is not None
@@ -470,6 +499,8 @@ class JourneyWorkflow:
             started_at=self._started_at,
             retry_visit=self._retry_visit,
             seen_events=self._seen_events,
+            steps_total=self._steps_total,
+            step_budget=self._step_budget,
         )
 
     def _restore(self, carried: Carried) -> None:
@@ -479,6 +510,7 @@ class JourneyWorkflow:
         self._goal_reached_at, self._started_at = carried.goal_reached_at, carried.started_at
         self._retry_visit = carried.retry_visit
         self._seen_events = list(carried.seen_events)
+        self._steps_total, self._step_budget = carried.steps_total, carried.step_budget
 
 
 def _is_permanent(exc: ActivityError) -> bool:

@@ -40,6 +40,8 @@ class Carried(_Model):
     started_at: datetime
     retry_visit: int | None = None  # a dead-lettered step the operator asked to retry
     seen_events: list[str] = Field(default_factory=list)  # message ids already received
+    steps_total: int = 0  # steps run since the run started, across continue-as-new
+    step_budget: int | None = None  # the budget so far (an operator's retry adds to it)
 
 
 class JourneyInput(_Model):
@@ -53,6 +55,8 @@ class JourneyInput(_Model):
     inference_pickup_timeout_s: float = Field(default=15.0, gt=0)
     # Continue-as-new after this many steps even if the server has not suggested it yet.
     max_steps_per_run: int = Field(default=2000, ge=2)
+    # A run that takes more steps than this in all is looping: it is parked as a dead letter.
+    step_budget: int = Field(default=5000, ge=10)
     carried: Carried | None = None
 
     def run_record(self, workflow_id: str) -> RecordRunRequest:

@@ -21,8 +21,29 @@ from workflows.spec import STEP_TYPES, JourneySpec
 # Files in a journeys folder that are data, not journeys.
 DATA_FILES = frozenset({"intents.yaml", "scoring.yaml"})
 SAMPLES_DIR = "samples"
-# Step types after which a loop may come back without spinning: they wait for time or people.
-WAITING_TYPES = frozenset({"wait", "wait_for_event", "human_review"})
+# Limits on a journey file, so a hostile or broken one is a clear error, not a hang or a crash.
+MAX_FILE_BYTES = 512 * 1024
+MAX_YAML_DEPTH = 32  # nested mappings and lists, aliases included
+MAX_YAML_NODES = 50_000  # values in the document once aliases are expanded
+MAX_STEPS = 500
+
+
+def always_waits(step: Any) -> str | None:
+    """None if the step always waits for time, an event or a person; else why it may not."""
+    match step.type:
+        case "wait_for_event":
+            return None
+        case "wait" if step.duration is not None:
+            return None
+        case "wait":
+            return f"wait '{step.id}' has only a window, so it does not wait when the customer is inside it"
+        case "human_review" if step.sample_rate >= 1.0:
+            return None
+        case "human_review":
+            return (
+                f"human_review '{step.id}' samples {step.sample_rate:.0%}, so unsampled runs pass straight on"
+            )
+    return f"{step.type} '{step.id}' does not wait"
 
 
 @dataclass(frozen=True)
@@ -261,38 +282,99 @@ def check_graph(
 
 
 def _cycle_problems(spec: JourneySpec, graph: dict[str, list[str]]) -> list[tuple[str | None, str, str]]:
-    """A loop must pass a waiting step, or the run would spin without end."""
-    kinds = {s.id: s.type for s in spec.steps}
+    """A loop must pass a step that always waits, or the run would spin without end.
+
+    Depth-first with an explicit stack, so a journey of any length is checked without recursion.
+    """
+    steps = spec.step_map()
+    waits = {step_id for step_id, step in steps.items() if always_waits(step) is None}
     problems: list[tuple[str | None, str, str]] = []
-    state: dict[str, int] = {}  # 1 = on stack, 2 = done
-    stack: list[str] = []
-
-    def visit(node: str) -> None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in graph[node]:
-            if kinds[nxt] in WAITING_TYPES:
-                continue  # edges into a waiting step can't form a spinning loop
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    for root in graph:
+        if root in state:
+            continue
+        state[root] = 1
+        path, stack = [root], [iter(graph[root])]
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                stack.pop()
+                state[path.pop()] = 2
+                continue
+            if nxt in waits:
+                continue  # edges into a step that always waits can't form a spinning loop
             if state.get(nxt) == 1:
-                loop = stack[stack.index(nxt) :]
-                if not any(kinds[s] in WAITING_TYPES for s in loop):
-                    problems.append(
-                        (
-                            nxt,
-                            "next",
-                            f"loop {' -> '.join([*loop, nxt])} never waits; "
-                            "add a wait, wait_for_event or human_review step inside it",
-                        )
+                loop = path[path.index(nxt) :]
+                maybe = [
+                    why
+                    for s in loop
+                    if (why := always_waits(steps[s])) and steps[s].type in ("wait", "human_review")
+                ]
+                because = f" ({'; '.join(maybe)})" if maybe else ""
+                problems.append(
+                    (
+                        nxt,
+                        "next",
+                        f"loop {' -> '.join([*loop, nxt])} can run without waiting{because}; add a "
+                        "wait with a duration, a wait_for_event, or a human_review of every run inside it",
                     )
+                )
             elif nxt not in state:
-                visit(nxt)
-        stack.pop()
-        state[node] = 2
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(graph[nxt]))
+    return list(dict.fromkeys(problems))  # a branch with two edges to one step finds its loop twice
 
-    for step_id in graph:
-        if step_id not in state:
-            visit(step_id)
-    return problems
+
+def _yaml_limits(text: str, file: str) -> None:
+    """Refuse deep nesting, recursive aliases and alias bombs before the YAML is built.
+
+    Reads the event stream (no recursion, no objects built) and counts what the document would
+    expand to, so a billion-laughs file is refused in milliseconds.
+    """
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise SpecError([SpecProblem(file, 1, None, f"the file is larger than {MAX_FILE_BYTES // 1024} KB")])
+    open_: list[list[Any]] = []  # [anchor, values inside, deepest nesting inside]
+    anchors: dict[str, tuple[int, int]] = {}  # anchor -> (values, nesting)
+    total = 0
+
+    def fail(event: Any, message: str) -> None:
+        raise SpecError([SpecProblem(file, event.start_mark.line + 1, None, message)])
+
+    def add(values: int, depth: int) -> None:
+        if open_:
+            open_[-1][1] += values
+            open_[-1][2] = max(open_[-1][2], depth)
+
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(open_) >= MAX_YAML_DEPTH:
+                fail(event, f"nested more than {MAX_YAML_DEPTH} levels deep")
+            open_.append([event.anchor, 1, 1])
+            total += 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, values, depth = open_.pop()
+            if anchor:
+                anchors[anchor] = (values, depth)
+            add(values, depth + 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            total += 1
+            if event.anchor:
+                anchors[event.anchor] = (1, 0)
+            add(1, 1)
+        elif isinstance(event, yaml.AliasEvent):
+            if any(entry[0] == event.anchor for entry in open_):
+                fail(event, f"the alias *{event.anchor} refers to a value that contains it (a loop)")
+            values, depth = anchors.get(event.anchor, (1, 0))
+            if len(open_) + depth > MAX_YAML_DEPTH:
+                fail(
+                    event,
+                    f"the alias *{event.anchor} nests the document more than {MAX_YAML_DEPTH} levels deep",
+                )
+            total += values
+            add(values, depth + 1)
+        if total > MAX_YAML_NODES:
+            fail(event, f"the document expands to more than {MAX_YAML_NODES:,} values (aliases included)")
 
 
 def parse_journey(
@@ -300,6 +382,7 @@ def parse_journey(
 ) -> JourneySpec:
     """Parse and check one journey; raises SpecError with every problem found."""
     try:
+        _yaml_limits(text, file)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -312,6 +395,18 @@ def parse_journey(
     if not isinstance(data, dict):
         raise SpecError(
             [SpecProblem(file, 1, None, "a journey file is a mapping with id, version, trigger and steps")]
+        )
+    if isinstance(data.get("steps"), list) and len(data["steps"]) > MAX_STEPS:
+        raise SpecError(
+            [
+                SpecProblem(
+                    file,
+                    lines.line(("steps",)),
+                    None,
+                    f"{len(data['steps'])} steps; a journey has at most {MAX_STEPS}: split it into journeys "
+                    "that start each other with events",
+                )
+            ]
         )
     try:
         spec = JourneySpec.model_validate(data)
@@ -329,7 +424,15 @@ def parse_journey(
 
 
 def load_journey(path: Path, template_problems: Callable[[str], list[str]] | None = None) -> LoadedJourney:
-    spec = parse_journey(path.read_text(encoding="utf-8"), str(path), template_problems)
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise SpecError(
+            [SpecProblem(str(path), 1, None, f"the file is larger than {MAX_FILE_BYTES // 1024} KB")]
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError([SpecProblem(str(path), 1, None, f"not UTF-8 text ({exc.reason})")]) from None
+    spec = parse_journey(text, str(path), template_problems)
     return LoadedJourney(spec=spec, path=path, spec_hash=spec.content_hash())
 
 

@@ -94,7 +94,7 @@ def test_unreachable_step_and_spinning_loop():
         "add_tags: [opted_out_by_message]\n    next: done",
         "add_tags: [opted_out_by_message]\n    next: opt_out",
     )
-    assert any("never waits" in p for p in problems(loop))
+    assert any("can run without waiting" in p for p in problems(loop))
 
 
 def test_missing_template():
