@@ -159,6 +159,7 @@ class JourneyService:
                 inference_task_queue=self.settings.inference_task_queue,
                 inference_pickup_timeout_s=self.settings.inference_pickup_timeout_s,
                 step_budget=self.settings.run_step_budget,
+                consent_min_confidence=self.settings.consent_min_confidence,
             ),
             "id": workflow_id,
             "task_queue": self.settings.journey_task_queue,

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     inference_fallback: Literal["none", "local", "openai", "vllm"] = "none"
     model_threads: int = 2
     intent_min_confidence: float = 0.45  # below this the label is "unknown"
+    # A journey step may change consent because of a classified message only at this confidence or
+    # above (a step's own min_confidence wins); below, the run goes to a person (on_low_confidence).
+    consent_min_confidence: float = Field(default=0.8, ge=0.0, le=1.0)
     copy_max_tokens: int = 48
     copy_variants_max: int = 5
 

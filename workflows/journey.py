@@ -257,6 +257,11 @@ class JourneyWorkflow:
     def workflow_id(self) -> str:
         return workflow.info().workflow_id
 
+    @property
+    def consent_min_confidence(self) -> float:
+        assert self._input is not None
+        return self._input.consent_min_confidence
+
     def now(self) -> datetime:
         return workflow.now()
 

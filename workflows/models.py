@@ -57,6 +57,8 @@ class JourneyInput(_Model):
     max_steps_per_run: int = Field(default=2000, ge=2)
     # A run that takes more steps than this in all is looping: it is parked as a dead letter.
     step_budget: int = Field(default=5000, ge=10)
+    # The intent confidence an update_profile needs to change consent without a person.
+    consent_min_confidence: float = Field(default=0.8, ge=0.0, le=1.0)
     carried: Carried | None = None
 
     def run_record(self, workflow_id: str) -> RecordRunRequest:

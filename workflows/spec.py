@@ -160,6 +160,11 @@ class UpdateProfileStep(StepBase):
     remove_tags: list[str] = Field(default_factory=list)
     attributes: dict[str, TextTemplate | int | float | bool] = Field(default_factory=dict)
     consent: dict[Channel, bool] = Field(default_factory=dict)
+    # A consent change decided by a model needs this confidence in the run's latest intent
+    # (default: the deployment's JOURNEYS_CONSENT_MIN_CONFIDENCE); below it the run goes to
+    # on_low_confidence, where a person confirms, and consent stays as it is.
+    min_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    on_low_confidence: Goto | None = None
 
 
 class NotifyStep(StepBase):
@@ -251,7 +256,15 @@ class JourneySpec(_Model):
 
     def content_hash(self) -> str:
         """Hash of the canonical content: formatting and comments don't change it."""
-        # Unset optional blocks are left out, so adding one to the language keeps old hashes.
+        # Unset optional fields added to the language later are left out, so old hashes stay.
         unset = {"quiet_hours"} if self.quiet_hours is None else set()
-        canonical = json.dumps(self.model_dump(mode="json", by_alias=True, exclude=unset), sort_keys=True)
+        content = self.model_dump(mode="json", by_alias=True, exclude=unset)
+        for step in content["steps"]:
+            for name in _STEP_FIELDS_ADDED_LATER:
+                if step.get(name, 0) is None:
+                    del step[name]
+        canonical = json.dumps(content, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+_STEP_FIELDS_ADDED_LATER = ("min_confidence", "on_low_confidence")

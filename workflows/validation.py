@@ -156,6 +156,8 @@ def _targets(step: Any) -> list[tuple[str, str]]:
                 out.append(("on_reject", step.on_reject.goto))
             if hasattr(step.on_timeout.then, "goto"):
                 out.append(("on_timeout", step.on_timeout.then.goto))
+        case "update_profile" if step.on_low_confidence:
+            out.append(("on_low_confidence", step.on_low_confidence.goto))
     return out
 
 
@@ -272,6 +274,18 @@ def check_graph(
                     where,
                     f"{where} can only use {' and '.join(sorted(allowed))}, not "
                     f"{', '.join(sorted(names - allowed))}",
+                )
+            )
+    classifies = any(s.type == "classify_intent" for s in spec.steps)
+    for step in spec.steps:
+        if step.type == "update_profile" and step.consent and classifies and not step.on_low_confidence:
+            problems.append(
+                (
+                    step.id,
+                    "consent",
+                    "changes consent in a journey that classifies messages: add on_low_confidence: "
+                    "{ goto: <a step where a person confirms> }, so a message the model is unsure of "
+                    "(or one written to trick it) never changes consent on its own",
                 )
             )
     if spec.decision and spec.decision.after not in steps:

@@ -91,8 +91,8 @@ def test_unreachable_step_and_spinning_loop():
     unreachable = SOURCE.replace("        goto: answer\n", "        goto: to_support_queue\n")
     assert any("step 'answer': no step leads here" in p for p in problems(unreachable))
     loop = SOURCE.replace(
-        "add_tags: [opted_out_by_message]\n    next: done",
-        "add_tags: [opted_out_by_message]\n    next: opt_out",
+        "on_low_confidence: { goto: to_support_queue }\n    next: done",
+        "on_low_confidence: { goto: to_support_queue }\n    next: opt_out",
     )
     assert any("can run without waiting" in p for p in problems(loop))
 

@@ -52,6 +52,7 @@ class Fakes:
     customers: dict[str, ac.CustomerProfile] = field(default_factory=dict)
     calls: dict[str, list[Any]] = field(default_factory=dict)
     fail: set[str] = field(default_factory=set)  # activity names that always fail
+    intent_confidence: float = 0.9
     sent_keys: set[str] = field(default_factory=set)
 
     def _log(self, name: str, request: Any) -> None:
@@ -130,8 +131,8 @@ class Fakes:
         urgency = "high" if "!" in text else "normal"
         return ic.IntentResult(
             label=label,
-            confidence=0.9,
-            scores={label: 0.9},
+            confidence=self.intent_confidence,
+            scores={label: self.intent_confidence},
             sentiment="negative",
             urgency=urgency,
             backend="fake",

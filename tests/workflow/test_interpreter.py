@@ -64,6 +64,7 @@ steps:
     type: update_profile
     add_tags: [opted_out]
     consent: { email: false }
+    on_low_confidence: { goto: answer }
     next: done
   - id: answer
     type: generate_copy

@@ -31,6 +31,7 @@ class Run(Protocol):
     inbox: list[CustomerEvent]
     pending_review: PendingReview | None
     review_decision: ReviewDecision | None
+    consent_min_confidence: float
 
     @property
     def workflow_id(self) -> str: ...

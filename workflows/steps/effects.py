@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from temporalio import workflow
+
 from activities.contracts import (
     NOTIFY,
     SEND_MESSAGE,
@@ -20,6 +22,9 @@ from workflows.expressions import render
 from workflows.spec import NotifyStep, SendStep, UpdateProfileStep
 from workflows.steps.base import Outcome, Run
 from workflows.steps.flow import until_window
+from workflows.steps.inference import latest_intent
+
+CONSENT_GUARD_PATCH = "consent-needs-confidence"
 
 
 class NoCopyError(ValueError):
@@ -76,7 +81,29 @@ async def send(step: SendStep, run: Run) -> Outcome:
     return Outcome({**result.model_dump(mode="json"), **deferred})
 
 
+class LowConfidenceError(ValueError):
+    """A consent change decided by a model that is not sure enough, with no path to a person."""
+
+
+def consent_guard(step: UpdateProfileStep, run: Run) -> str | None:
+    """Why this consent change must not happen without a person, or None."""
+    intent = latest_intent(run) if step.consent else None
+    if intent is None:
+        return None  # not decided by a model (an unsubscribe event, a form)
+    needed = step.min_confidence if step.min_confidence is not None else run.consent_min_confidence
+    if intent.confidence >= needed:
+        return None
+    return (
+        f"intent {intent.label!r} at {intent.confidence:.2f} is below the {needed:.2f} needed to change "
+        "consent without a person"
+    )
+
+
 async def update_profile(step: UpdateProfileStep, run: Run) -> Outcome:
+    if (why := consent_guard(step, run)) and workflow.patched(CONSENT_GUARD_PATCH):
+        if step.on_low_confidence is None:
+            raise LowConfidenceError(f"{why}; add on_low_confidence to the step")
+        return Outcome({"applied": False, "why": why}, goto=step.on_low_confidence.goto)
     context = run.context()
     attributes = {
         key: render(value, context) if isinstance(value, str) else value
