@@ -17,6 +17,7 @@ RECORD_RUN = "record_run"
 RECORD_STEP = "record_step"
 FINISH_RUN = "finish_run"
 RECORD_REVIEW = "record_review"
+CHECK_REVIEWER = "check_reviewer"
 RECORD_DEAD_LETTER = "record_dead_letter"
 SEND_MESSAGE = "send_message"
 UPDATE_PROFILE = "update_profile"
@@ -94,6 +95,24 @@ class RecordReviewRequest(_Contract):
     chosen_variant: int | None = None
     edited_body: str | None = None
     reason: str | None = None
+
+
+class CheckReviewerRequest(_Contract):
+    """May this reviewer decide this review? Asked by the run for every decision it receives."""
+
+    review_id: str
+    workflow_id: str
+    customer_id: str
+    reviewer: str
+    group: str
+    decision: str
+    via: Literal["signal", "update"]
+
+
+class CheckReviewerResult(_Contract):
+    allowed: bool
+    groups: list[str] = Field(default_factory=list)  # the account's groups, when allowed
+    reason: str = ""  # why not, when refused
 
 
 class RecordDeadLetterRequest(_Contract):

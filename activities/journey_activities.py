@@ -9,11 +9,17 @@ from activities.dead_letters import DeadLetterActivities
 from activities.delivery import DeliveryActivities
 from activities.notify import NotifyActivities
 from activities.profile import ProfileActivities
+from activities.reviewer_check import ReviewerActivities
 from activities.store import StoreActivities
 
 
 class JourneyActivities(
-    StoreActivities, DeliveryActivities, ProfileActivities, NotifyActivities, DeadLetterActivities
+    StoreActivities,
+    DeliveryActivities,
+    ProfileActivities,
+    NotifyActivities,
+    DeadLetterActivities,
+    ReviewerActivities,
 ):
     """`JourneyActivities(sessionmaker, settings)`; register `.all()` with the journey worker."""
 
@@ -25,6 +31,7 @@ class JourneyActivities(
             self.record_step,
             self.finish_run,
             self.record_review,
+            self.check_reviewer,
             self.send_message,
             self.update_profile,
             self.notify,

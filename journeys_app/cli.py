@@ -238,13 +238,17 @@ def gateway_cmd() -> None:
 def keys_create(
     name: Annotated[str, typer.Option(help="Who uses the key, e.g. braze-prod.")],
     scopes: Annotated[str, typer.Option(help="Comma-separated: ingest, decide, read, review.")] = "ingest",
+    reviewer: Annotated[
+        str | None, typer.Option(help="With the review scope: the reviewer account the key decides as.")
+    ] = None,
 ) -> None:
     """Create an API key; prints it once (only a hash is stored)."""
     from journeys_app.db.api_keys import create_key
 
     wanted = [s.strip() for s in scopes.split(",") if s.strip()]
-    key = _run(_with_db(_settings(), lambda sm: create_key(sm, name, wanted)))
-    console.print(f"key for {name!r} with scopes {', '.join(sorted(set(wanted)))} (shown once):")
+    key = _run(_with_db(_settings(), lambda sm: create_key(sm, name, wanted, reviewer)))
+    as_whom = f", deciding reviews as {reviewer!r}" if reviewer else ""
+    console.print(f"key for {name!r} with scopes {', '.join(sorted(set(wanted)))}{as_whom} (shown once):")
     console.print(key, highlight=False, soft_wrap=True)
 
 
@@ -267,9 +271,15 @@ def keys_list(as_json: JsonOpt = False) -> None:
     if as_json:
         _print_json([{**info.model_dump(), "active": active} for info, active in rows])
         return
-    table = Table("id", "name", "scopes", "active")
+    table = Table("id", "name", "scopes", "reviewer", "active")
     for info, active in rows:
-        table.add_row(f"jk_{info.key_id}", info.name, ", ".join(info.scopes), "yes" if active else "revoked")
+        table.add_row(
+            f"jk_{info.key_id}",
+            info.name,
+            ", ".join(info.scopes),
+            info.reviewer or "",
+            "yes" if active else "revoked",
+        )
     console.print(table)
 
 
@@ -794,6 +804,8 @@ def review_show(review_id: str, as_json: JsonOpt = False) -> None:
         console.print(f"message: {context.message}", highlight=False)
     for line in context.facts:
         console.print(f"  {line}", highlight=False)
+    for line in context.refused:
+        console.print(f"[red]refused[/red] {line}", highlight=False)
     for index, variant in enumerate(r.variants):
         verdicts = ", ".join(
             f"{v['name']} {'ok' if v['passed'] else 'FAILED'}" for v in variant.get("guardrails") or []

@@ -12,7 +12,9 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio.service import RPCError
 
+from activities.reviewer_check import REVIEW_REFUSED
 from journeys_app.db import queries
+from journeys_app.db.audit import AuditRecord, audit_for_subject
 from journeys_app.db.customers import to_profile
 from journeys_app.db.schema import Customer
 from journeys_app.service import JourneyService, ReviewNotFound
@@ -28,6 +30,15 @@ class ReviewContext(BaseModel):
     facts: list[str]
     time_left: str
     is_open: bool
+    refused: list[str] = []  # decisions the run refused: who, how, when and why
+
+
+def _refusal(entry: AuditRecord) -> str:
+    details = entry.details
+    return (
+        f"{entry.at:%Y-%m-%d %H:%M} UTC: {details.get('decision')} by {entry.actor} via "
+        f"{details.get('via')} refused ({details.get('reason')})"
+    )
 
 
 def time_left(deadline: datetime, now: datetime | None = None) -> str:
@@ -91,4 +102,7 @@ async def load_review_context(service: JourneyService, review_id: str) -> Review
         facts=_facts(intent, score),
         time_left=time_left(review.deadline),
         is_open=review.status in queries.OPEN_REVIEW_STATUSES,
+        refused=[
+            _refusal(e) for e in await audit_for_subject(service.sessionmaker, review_id, REVIEW_REFUSED)
+        ],
     )

@@ -15,11 +15,14 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import (
+        CHECK_REVIEWER,
         FINISH_RUN,
         LOAD_CUSTOMER,
         RECORD_DEAD_LETTER,
         RECORD_RUN,
         RECORD_STEP,
+        CheckReviewerRequest,
+        CheckReviewerResult,
         CustomerProfile,
         FinishRunRequest,
         LoadCustomerRequest,
@@ -65,6 +68,7 @@ INFERENCE_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 INFERENCE_FALLBACK_PATCH = "inference-fallback-to-rules"
 EVENT_DEDUPE_PATCH = "event-id-dedupe"
 STEP_BUDGET_PATCH = "step-budget"
+VERIFY_REVIEWER_PATCH = "verify-reviewer-account"
 MAX_INBOX = 100
 MAX_SEEN_EVENTS = 1000  # event ids a run remembers, to ignore a redelivered event
 
@@ -358,23 +362,61 @@ class JourneyWorkflow:
         del self.inbox[:-MAX_INBOX]  # keep the newest; waits only look for what is still to come
 
     @workflow.signal
-    def review(self, decision: ReviewDecision) -> None:
-        """For tools that only send signals; an invalid decision is logged and dropped."""
+    async def review(self, decision: ReviewDecision) -> None:
+        """For tools that only send signals; an invalid or unauthorised decision is dropped (and a
+        refused reviewer is recorded in the audit log)."""
         try:
             self._validate_review(decision)
-        except ValueError as exc:
+            decision = await self._verified(decision, "signal")
+        except (ValueError, ApplicationError) as exc:
             workflow.logger.warning("review signal ignored: %s", exc)
             return
         self._accept_review(decision)
 
     @workflow.update
-    def submit_review(self, decision: ReviewDecision) -> ReviewAck:
+    async def submit_review(self, decision: ReviewDecision) -> ReviewAck:
+        try:
+            decision = await self._verified(decision, "update")
+        except ValueError as exc:
+            raise ApplicationError(str(exc), type="ReviewRefused", non_retryable=True) from None
         self._accept_review(decision)
         return ReviewAck(review_id=decision.review_id, accepted=True, decision=decision.decision)
 
     @submit_review.validator
     def _validate_review(self, decision: ReviewDecision) -> None:
         validate_decision(self.pending_review, decision, decision.review_id in self._decided_reviews)
+
+    async def _verified(self, decision: ReviewDecision, via: str) -> ReviewDecision:
+        """The decision with the groups of the reviewer's account, as the store has them.
+
+        Whoever sends a signal or update names the reviewer and may claim any groups; only an
+        existing account allowed for the review's group may decide. Raises ApplicationError if not.
+        """
+        if not workflow.patched(VERIFY_REVIEWER_PATCH):
+            return decision
+        assert self.pending_review is not None and self._input is not None
+        verdict = await workflow.execute_local_activity(
+            CHECK_REVIEWER,
+            CheckReviewerRequest(
+                review_id=decision.review_id,
+                workflow_id=self.workflow_id,
+                customer_id=self._input.customer_id,
+                reviewer=decision.reviewer,
+                group=self.pending_review.group,
+                decision=decision.decision,
+                via=via,
+            ),
+            result_type=CheckReviewerResult,
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
+        )
+        if not verdict.allowed:
+            raise ApplicationError(
+                f"{decision.reviewer} may not decide: {verdict.reason}", type="ReviewRefused"
+            )
+        decision = decision.model_copy(update={"groups": verdict.groups})
+        self._validate_review(decision)  # still pending while the store was asked?
+        return decision
 
     def _accept_review(self, decision: ReviewDecision) -> None:
         self.review_decision = decision

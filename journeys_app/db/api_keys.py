@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, update
 
 from journeys_app.db.engine import SessionMaker
-from journeys_app.db.schema import ApiKey, utcnow
+from journeys_app.db.schema import ApiKey, Reviewer, utcnow
 
 Scope = Literal["ingest", "decide", "read", "review"]
 SCOPES: tuple[str, ...] = get_args(Scope)
@@ -30,24 +30,46 @@ class KeyInfo(BaseModel):
     key_id: str
     name: str
     scopes: list[str]
+    reviewer: str | None = None  # who a review decision made with this key is made by
 
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def create_key(sessionmaker: SessionMaker, name: str, scopes: list[str]) -> str:
-    """A new key with these scopes; returns the whole key, which is never shown again."""
+async def create_key(
+    sessionmaker: SessionMaker, name: str, scopes: list[str], reviewer: str | None = None
+) -> str:
+    """A new key with these scopes; returns the whole key, which is never shown again.
+
+    A key with the review scope is bound to a reviewer account: its decisions are that account's,
+    whatever a request says, so a key cannot decide as anyone else.
+    """
     unknown = sorted(set(scopes) - set(SCOPES))
     if not scopes or unknown:
         raise ApiKeyError(f"scopes {unknown or scopes}: choose from {', '.join(SCOPES)}")
     if not name.strip():
         raise ApiKeyError("a key needs a name that says who uses it, e.g. --name braze-prod")
+    if "review" in scopes and not reviewer:
+        raise ApiKeyError(
+            "a key with the review scope decides as one reviewer account: add --reviewer NAME (make the "
+            "account first with `journeys reviewers add NAME --group G`, for a person or an integration)"
+        )
+    if reviewer and "review" not in scopes:
+        raise ApiKeyError("--reviewer is for keys with the review scope")
     key_id = secrets.token_hex(4)
     secret = secrets.token_urlsafe(24)
     async with sessionmaker() as session, session.begin():
+        if reviewer and await session.get(Reviewer, reviewer) is None:
+            raise ApiKeyError(f"no reviewer account {reviewer!r}: create it with `journeys reviewers add`")
         session.add(
-            ApiKey(key_id=key_id, name=name.strip(), secret_hash=_digest(secret), scopes=sorted(set(scopes)))
+            ApiKey(
+                key_id=key_id,
+                name=name.strip(),
+                secret_hash=_digest(secret),
+                scopes=sorted(set(scopes)),
+                reviewer=reviewer,
+            )
         )
     return f"jk_{key_id}_{secret}"
 

@@ -110,6 +110,18 @@ async def audit_for_customer(
     return [AuditRecord.model_validate(r) for r in rows]
 
 
+async def audit_for_subject(sessionmaker: SessionMaker, subject: str, action: str) -> list[AuditRecord]:
+    """Entries of one action about one subject (a review id, say), oldest first."""
+    stmt = (
+        select(AuditEntry)
+        .where(AuditEntry.subject == subject, AuditEntry.action == action)
+        .order_by(AuditEntry.at, AuditEntry.id)
+    )
+    async with sessionmaker() as session:
+        rows = (await session.scalars(stmt)).all()
+    return [AuditRecord.model_validate(r) for r in rows]
+
+
 async def purge_audit(sessionmaker: SessionMaker, older_than: timedelta) -> int:
     """Delete entries older than `older_than`; the number deleted."""
     cutoff = utcnow() - older_than

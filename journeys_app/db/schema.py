@@ -208,6 +208,8 @@ class ApiKey(Base):
     name: Mapped[str]
     secret_hash: Mapped[str]
     scopes: Mapped[list[str]] = mapped_column(default=list)
+    # The reviewer account (a person or an integration) a key with the review scope decides as.
+    reviewer: Mapped[str | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
 

@@ -355,9 +355,21 @@ def create_gateway_app(service: JourneyService, settings: Settings) -> FastAPI:
 
     @app.post("/v1/reviews/{review_id}", tags=["review"], openapi_extra=request_body(ReviewRequest))
     async def decide_review(review_id: str, request: Request, key: KeyInfo = review_key) -> ReviewAck:
-        """A reviewer's decision from another tool; the reviewer's account and group are checked."""
+        """A reviewer's decision from another tool, made as the key's reviewer account (its groups apply)."""
         body = await _read(request, ReviewRequest)
-        decision = ReviewDecision(review_id=review_id, **body.model_dump())
+        if key.reviewer is None:
+            raise GatewayError(
+                403,
+                f"key {key.name!r} is bound to no reviewer account; make one with "
+                "`journeys keys create --scopes review --reviewer NAME`",
+            )
+        if body.reviewer not in (None, key.reviewer):
+            raise GatewayError(
+                403,
+                f"this key decides as {key.reviewer!r}, not as {body.reviewer!r}",
+                {"reviewer": key.reviewer},
+            )
+        decision = ReviewDecision(review_id=review_id, **{**body.model_dump(), "reviewer": key.reviewer})
         try:
             return await service.review(decision)
         except ReviewNotFound as exc:

@@ -122,8 +122,11 @@ class DecideResponse(BaseModel):
 
 class ReviewRequest(BaseModel):
     decision: Literal["approve", "edit", "reject", "regenerate"]
-    reviewer: str = Field(
-        min_length=1, max_length=200, description="A reviewer account in the review's group."
+    reviewer: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Optional: decisions are made as the key's reviewer account; another name is refused.",
     )
     variant: int = 0
     body: str | None = None

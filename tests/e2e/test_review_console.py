@@ -162,20 +162,17 @@ async def test_console_refuses_bad_forms_with_clear_messages(stack) -> None:
 
 
 async def test_stock_temporal_cli_signal_with_plain_json_approves(stack) -> None:
-    """The README's `temporal workflow signal … --name review --input '{…}'`, exactly as written."""
+    """The README's `temporal workflow signal … --name review --input '{…}'`, exactly as written,
+    from a reviewer account of the review's group (a signal from anyone else is refused)."""
     import asyncio
     import json
 
+    from journeys_app.db.reviewers import ensure_reviewer
     from journeys_app.stack import find_binary
 
+    await ensure_reviewer(stack.sessionmaker, "Maja Berg", ["vip-care"])
     workflow_id, review_id = await vip_complaint_review(stack)
-    decision = {
-        "review_id": review_id,
-        "decision": "approve",
-        "reviewer": "Maja Berg",
-        "variant": 0,
-        "groups": ["vip-care"],
-    }
+    decision = {"review_id": review_id, "decision": "approve", "reviewer": "Maja Berg", "variant": 0}
     command = [
         find_binary("temporal"), "workflow", "signal",
         "--address", stack.client.service_client.config.target_host,

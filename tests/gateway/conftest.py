@@ -67,6 +67,26 @@ steps:
     outcome: replied_once
 """
 
+# Waits in a vip-care review (the copy is the template's preset: no inference worker here).
+REVIEW_ONLY = """\
+id: review_only
+version: 1
+description: A draft for a person to decide.
+trigger: { event: review_requested }
+entry: { key: "{{ event.message_id }}", reentry: always }
+steps:
+  - id: draft
+    type: generate_copy
+    template: email/answer
+  - id: review
+    type: human_review
+    group: vip-care
+    deadline: 1h
+  - id: done
+    type: exit
+    outcome: decided
+"""
+
 
 @dataclass
 class Gateway:
@@ -79,7 +99,7 @@ class Gateway:
     dialect: str
 
     def http(self, **kwargs: Any) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, auth=(self.key, ""), timeout=60, **kwargs)
+        return httpx.AsyncClient(**{"base_url": self.url, "auth": (self.key, ""), "timeout": 60, **kwargs})
 
 
 @pytest_asyncio.fixture(
@@ -93,6 +113,7 @@ async def gw(
     shutil.copytree(PROJECT_ROOT / "journeys", journeys)
     (journeys / "big_orders.yaml").write_text(BIG_ORDERS)
     (journeys / "reply_counter.yaml").write_text(REPLY_COUNTER)
+    (journeys / "review_only.yaml").write_text(REVIEW_ONLY)
     tag = uuid.uuid4().hex[:8]
     settings = Settings(
         _env_file=None,

@@ -53,6 +53,8 @@ class Fakes:
     calls: dict[str, list[Any]] = field(default_factory=dict)
     fail: set[str] = field(default_factory=set)  # activity names that always fail
     intent_confidence: float = 0.9
+    # reviewer accounts: name -> groups; a name not listed is allowed for the review's group
+    reviewers: dict[str, list[str]] = field(default_factory=dict)
     sent_keys: set[str] = field(default_factory=set)
 
     def _log(self, name: str, request: Any) -> None:
@@ -83,6 +85,14 @@ class Fakes:
     @activity.defn(name=ac.RECORD_REVIEW)
     async def record_review(self, req: ac.RecordReviewRequest) -> None:
         self._log(ac.RECORD_REVIEW, req)
+
+    @activity.defn(name=ac.CHECK_REVIEWER)
+    async def check_reviewer(self, req: ac.CheckReviewerRequest) -> ac.CheckReviewerResult:
+        self._log(ac.CHECK_REVIEWER, req)
+        groups = self.reviewers.get(req.reviewer, [req.group])
+        if req.group in groups:
+            return ac.CheckReviewerResult(allowed=True, groups=groups)
+        return ac.CheckReviewerResult(allowed=False, reason=f"{req.reviewer} is not in {req.group}")
 
     @activity.defn(name=ac.RECORD_DEAD_LETTER)
     async def record_dead_letter(self, req: ac.RecordDeadLetterRequest) -> None:
@@ -175,6 +185,7 @@ class Fakes:
             self.record_step,
             self.finish_run,
             self.record_review,
+            self.check_reviewer,
             self.record_dead_letter,
             self.send_message,
             self.update_profile,
