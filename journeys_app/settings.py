@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     console_port: int = Field(default=8300, ge=0, le=65535)
     console_secret: str = ""
     console_session_hours: float = Field(default=12.0, gt=0)
+    # Mark the session cookie Secure on every answer (behind a TLS proxy that does not send
+    # X-Forwarded-Proto); over HTTPS it is marked Secure anyway.
+    console_secure_cookies: bool = False
 
     # Frequency cap: at most this many marketing messages per customer per channel in the window
     # (transactional messages are exempt and not counted). 0 turns the cap off.

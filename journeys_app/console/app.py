@@ -1,13 +1,15 @@
 """The review console: server-rendered pages where reviewers sign in, see their queue and decide.
 
 Thin routes over `JourneyService.review` (which checks the account's groups and the guardrails)
-and `load_review_context`; no JavaScript. Sessions are signed cookies (SameSite=strict) and
-every form carries a per-session CSRF token.
+and `load_review_context`; no JavaScript. A session is a row in the store named by a random token
+in a signed cookie (SameSite=strict, Secure over HTTPS), so signing out ends it for good; failed
+sign-ins are throttled; every form carries a per-session CSRF token.
 """
 
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,10 +17,13 @@ from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from journeys_app.console.throttle import SignInThrottle
 from journeys_app.db import queries
+from journeys_app.db.console_sessions import close_session, open_session, session_reviewer
 from journeys_app.db.reviewers import ReviewerAccount, authenticate, get_reviewer
 from journeys_app.review_context import load_review_context, time_left
 from journeys_app.service import JourneyService, ReviewNotFound, ReviewRefused
@@ -27,6 +32,30 @@ from workflows.models import ReviewDecision
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 ACTIONS = ("approve", "edit", "reject", "regenerate")
+SESSION_COOKIE = "journeys_review"
+
+
+class SecureCookies:
+    """Marks the session cookie Secure when the console is reached over HTTPS (directly, or via a
+    proxy on this host that says so in X-Forwarded-Proto), or always when told to."""
+
+    def __init__(self, app: ASGIApp, always: bool = False) -> None:
+        self.app, self.always = app, always
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not (self.always or scope.get("scheme") == "https"):
+            await self.app(scope, receive, send)
+            return
+
+        async def secure(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    (k, v + b"; Secure" if k.lower() == b"set-cookie" and b"secure" not in v.lower() else v)
+                    for k, v in message.get("headers", [])
+                ]
+            await send(message)
+
+        await self.app(scope, receive, secure)
 
 
 def create_console_app(service: JourneyService, settings: Settings) -> FastAPI:
@@ -34,15 +63,19 @@ def create_console_app(service: JourneyService, settings: Settings) -> FastAPI:
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.console_secret or secrets.token_urlsafe(32),
-        session_cookie="journeys_review",
+        session_cookie=SESSION_COOKIE,
         max_age=int(settings.console_session_hours * 3600),
         same_site="strict",
     )
+    app.add_middleware(SecureCookies, always=settings.console_secure_cookies)
+    throttle = SignInThrottle()
+    lasts = timedelta(hours=settings.console_session_hours)
 
     async def signed_in(request: Request) -> ReviewerAccount | None:
-        name = request.session.get("reviewer")
+        token = request.session.get("sid")
+        name = await session_reviewer(service.sessionmaker, token) if token else None
         account = await get_reviewer(service.sessionmaker, name) if name else None
-        if name and account is None:  # the account was removed: end the session
+        if token and account is None:  # signed out elsewhere, expired, or the account was removed
             request.session.clear()
         return account
 
@@ -73,15 +106,31 @@ def create_console_app(service: JourneyService, settings: Settings) -> FastAPI:
         csrf: Annotated[str, Form()],
     ) -> Response:
         check_csrf(request, csrf)
+        keys = (f"name:{name.strip().lower()}", f"address:{request.client.host if request.client else '?'}")
+        wait = throttle.wait(*keys)
+        if wait > 0:
+            response = page(
+                request,
+                "login.html",
+                status_code=429,
+                error=f"Too many failed sign-ins. Try again in {int(wait) + 1} seconds.",
+            )
+            response.headers["Retry-After"] = str(int(wait) + 1)
+            return response
         account = await authenticate(service.sessionmaker, name, password)
         if account is None:
+            throttle.failed(*keys)
             return page(request, "login.html", status_code=401, error="Unknown name or wrong password.")
-        request.session["reviewer"] = account.name
+        throttle.succeeded(keys[0])
+        request.session.clear()  # a fresh session: nothing carried over from before sign-in
+        request.session["sid"] = await open_session(service.sessionmaker, account.name, lasts)
         return RedirectResponse("/", status_code=303)
 
     @app.post("/logout")
     async def logout(request: Request, csrf: Annotated[str, Form()]) -> Response:
         check_csrf(request, csrf)
+        if token := request.session.get("sid"):
+            await close_session(service.sessionmaker, token)
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 

@@ -8,10 +8,10 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from journeys_app.db.engine import SessionMaker
-from journeys_app.db.schema import Reviewer
+from journeys_app.db.schema import ConsoleSession, Reviewer
 
 _HASHER = PasswordHasher()
 _NAME = re.compile(r"^[\w .@'()-]{1,100}$")
@@ -73,11 +73,13 @@ async def list_reviewers(sessionmaker: SessionMaker) -> list[ReviewerAccount]:
 
 
 async def remove_reviewer(sessionmaker: SessionMaker, name: str) -> bool:
+    """Delete the account and end its console sessions."""
     async with sessionmaker() as session, session.begin():
         row = await session.get(Reviewer, name)
         if row is None:
             return False
         await session.delete(row)
+        await session.execute(delete(ConsoleSession).where(ConsoleSession.reviewer == name))
     return True
 
 

@@ -199,6 +199,17 @@ class Reviewer(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ConsoleSession(Base):
+    """A signed-in review console session; signing out deletes it, so an old cookie stops working."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String, primary_key=True)  # SHA-256 of the cookie's token
+    reviewer: Mapped[str] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
 class ApiKey(Base):
     """A gateway API key: only a SHA-256 of its secret part is stored, with its scopes."""
 

@@ -137,7 +137,8 @@ async def test_console_refuses_bad_forms_with_clear_messages(stack) -> None:
         csrf = re.search(r'name="csrf" value="([^"]+)"', (await web.get("/login")).text).group(1)
         forged = await web.post("/login", data={"name": name, "password": password, "csrf": "forged"})
         assert forged.status_code == 403 and "form expired" in forged.text
-        await web.post("/login", data={"name": name, "password": password, "csrf": csrf})
+        signed_in = await web.post("/login", data={"name": name, "password": password, "csrf": csrf})
+        csrf = re.search(r'name="csrf" value="([^"]+)"', signed_in.text).group(1)  # a new session's token
 
         decide = f"/reviews/{review_id}/decision"
         no_reason = await web.post(decide, data={"action": "reject", "csrf": csrf})
