@@ -18,6 +18,7 @@ from activities.base import StoreActivityBase
 from activities.contracts import NOTIFY, NotifyRequest, NotifyResult
 from journeys_app.db.schema import Notification, utcnow
 from journeys_app.db.sql import insert_for
+from journeys_app.masking import mask_text, mask_values
 
 WEBHOOK_TIMEOUT_S = 5.0
 # Statuses that say "try again later"; other non-2xx answers are final and are recorded.
@@ -33,6 +34,9 @@ class NotifyActivities(StoreActivityBase):
         with a transient status; a missing target or a final rejection is recorded, not raised.
         `duplicate` is true when this call found the key already handled and did nothing new.
         """
+        # Whatever a customer typed into a message (a phone number, an email) may be quoted in the
+        # alert: it is masked before it is stored or leaves for the webhook.
+        req = req.model_copy(update={"message": mask_text(req.message), "payload": mask_values(req.payload)})
         notification_id, existed, delivered, detail = await self._claim(req)
         if delivered:
             return NotifyResult(

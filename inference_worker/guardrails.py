@@ -9,6 +9,7 @@ Pure functions, no model: unit-testable and cheap.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -28,7 +29,20 @@ _PLACEHOLDER = re.compile(
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?:\+|\b)\d[\d\s().-]{5,}\d\b")
-_URL = re.compile(r"\bhttps?://|\bwww\.|\b[\w-]+\.(?:com|net|org|io|co|shop)\b", re.IGNORECASE)
+# Any domain-shaped word: a label, a dot, letters (evil.example, shop.co.uk, xn--…), or a scheme.
+_URL = re.compile(
+    r"\b(?:https?|hxxps?|ftp)://|\bwww\.|\b[a-z0-9](?:[a-z0-9-]{0,62})(?:\.[a-z0-9-]{1,63})*\.(?:[a-z]{2,63}|xn--[a-z0-9-]+)\b",
+    re.IGNORECASE,
+)
+# Ways links are written to slip past a filter: evil[.]example, evil(.)example, evil dot example.
+_DEFANGED_DOT = re.compile(r"\s*(?:\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|\s+dot\s+)\s*", re.IGNORECASE)
+# Offers too good to be true: prizes, free devices, gift cards (what phishing and spam promise).
+_PRIZE = re.compile(
+    r"\bfree\s+(?:i?phones?|ipads?|iphone\s*\d+|tablets?|laptops?|tvs?|cars?|cash|money|vacations?|trips?|cruises?)\b"
+    r"|\b(?:free|win|won)\s+(?:an?\s+)?(?:[$€£]?\d+\s+)?gift\s*cards?\b|\byou(?:'ve|\s+have)?\s+(?:won|been\s+selected)\b|\bclaim\s+your\s+(?:prize|reward|gift)\b"
+    r"|\b(?:lottery|jackpot|sweepstakes)\b|\bwinner\b",
+    re.IGNORECASE,
+)
 _INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(?:instruction|prompt|rule|above|previous|prior)s?\b"
     r"|\b(?:system|developer)\s+(?:prompt|message|mode)\b"
@@ -135,15 +149,37 @@ def placeholder(text: str) -> str | None:
     return f"leftover placeholder {match.group(0)!r}" if match else None
 
 
-def contact_details(text: str) -> str | None:
-    if _EMAIL.search(text):
+def normalised(text: str) -> str:
+    """Text as a filter should read it: full-width and other compatibility forms folded (NFKC), and
+    defanged dots (`evil[.]example`) put back."""
+    return _DEFANGED_DOT.sub(".", unicodedata.normalize("NFKC", text))
+
+
+def link(text: str, allowed_domains: Iterable[str] = ()) -> str | None:
+    """A link or domain name in the text, other than the brand's own domains."""
+    allowed = {d.lower().strip(".") for d in allowed_domains if d}
+    for match in _URL.finditer(normalised(text)):
+        found = match.group(0).lower().strip(".")
+        if "://" in found or found.startswith("www."):
+            return f"contains a link ({match.group(0)!r})"
+        if not any(found == d or found.endswith("." + d) for d in allowed):
+            return f"contains a link ({match.group(0)!r})"
+    return None
+
+
+def contact_details(text: str, allowed_domains: Iterable[str] = ()) -> str | None:
+    plain = normalised(text)
+    if _EMAIL.search(plain):
         return "contains an email address"
-    for match in _PHONE.finditer(text):
+    for match in _PHONE.finditer(plain):
         if sum(ch.isdigit() for ch in match.group(0)) >= 7:
             return "contains a phone number"
-    if _URL.search(text):
-        return "contains a link"
-    return None
+    return link(plain, allowed_domains)
+
+
+def prize(text: str) -> str | None:
+    match = _PRIZE.search(normalised(text))
+    return f"an offer too good to be true ({match.group(0)!r}), as spam and phishing make" if match else None
 
 
 def looks_like_injection(text: str) -> bool:
@@ -265,12 +301,12 @@ def check_slot(text: str, ctx: SlotCheckContext) -> Report:
         ("complete", lambda: complete(text)),
         ("length", lambda: f"{len(text)} chars > {ctx.max_chars}" if len(text) > ctx.max_chars else None),
         ("placeholders", lambda: placeholder(text)),
-        ("sensitive_words", lambda: sensitive_word(text, ctx.sensitive_words)),
+        ("sensitive_words", lambda: sensitive_word(normalised(text), ctx.sensitive_words)),
         ("contact_details", lambda: contact_details(text)),
         ("injection", lambda: injection(text, ctx.customer_texts) or prompt_leak(text, ctx.prompt_texts)),
         ("facts", lambda: invented_facts(text, ctx.given_facts)),
         ("promises", lambda: promise(text)),
-        ("offers", lambda: offer_terms(text, ctx.offer)),
+        ("offers", lambda: offer_terms(text, ctx.offer) or prize(text)),
         (
             "on_brand",
             lambda: off_brand(text) or third_person(text, ctx.customer_name) or voice(text, ctx.we_voice),
@@ -284,8 +320,11 @@ def check_slot(text: str, ctx: SlotCheckContext) -> Report:
     return report
 
 
-def check_message(channel: str, subject: str | None, body: str, words: tuple[str, ...]) -> Report:
-    """Checks on the assembled message (fixed brand copy included): limits, placeholders, words."""
+def check_message(
+    channel: str, subject: str | None, body: str, words: tuple[str, ...], allowed_domains: Iterable[str] = ()
+) -> Report:
+    """Checks on the assembled message (fixed brand copy included) and on a reviewer's edit: limits,
+    placeholders, sensitive words, links (other than the brand's own domains) and prize offers."""
     report = Report()
     body_limit = BODY_LIMITS.get(channel, BODY_LIMITS["email"])
     if len(body) > body_limit:
@@ -300,8 +339,12 @@ def check_message(channel: str, subject: str | None, body: str, words: tuple[str
     for part in (subject or "", body):
         if problem := placeholder(part):
             report.findings.append(Finding("placeholders", problem))
-        if problem := sensitive_word(part, words):
+        if problem := sensitive_word(normalised(part), words):
             report.findings.append(Finding("sensitive_words", problem))
+        if problem := link(part, allowed_domains):
+            report.findings.append(Finding("contact_details", problem))
+        if problem := prize(part):
+            report.findings.append(Finding("offers", problem))
     return report
 
 

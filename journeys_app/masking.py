@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Container
+from typing import Any
 
 # ITU-T E.164 country codes that are two digits long; 1 and 7 are one digit, the rest three.
 _TWO_DIGIT_CC = frozenset(
@@ -86,6 +88,17 @@ def mask_text(text: str) -> str:
     if not text:
         return text
     return _PII.sub(_replace, text)
+
+
+def mask_values(value: Any, keep: Container[str] = ()) -> Any:
+    """Every string in a JSON-like value masked, keys too; top-level keys in `keep` keep their value."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {mask_text(str(k)): v if k in keep else mask_values(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_values(v) for v in value]
+    return value
 
 
 class PiiMaskingFilter(logging.Filter):

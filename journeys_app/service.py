@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.common.v1 import WorkflowExecution
@@ -24,6 +25,7 @@ from inference_worker.guardrails import brand_sensitive_words, check_message
 from journeys_app.db import queries
 from journeys_app.db.erasure import ErasureReport, erase_customer_data
 from journeys_app.db.reviewers import get_reviewer
+from journeys_app.masking import mask_values
 from journeys_app.settings import Settings
 from workflows.expressions import ExpressionError, evaluate, fields_read, render
 from workflows.journey import JourneyWorkflow
@@ -110,6 +112,20 @@ class JourneyService:
         self.settings = settings
         self.catalog = catalog
         self.sessionmaker = sessionmaker
+        # Event properties that entry keys are made of stay as sent (they are ids); every other
+        # text has the phone numbers and emails customers type masked before it enters Temporal.
+        self._id_properties = frozenset(
+            name
+            for j in catalog.values()
+            if j.spec.entry.key
+            for name in fields_read(j.spec.entry.key, "event")
+        )
+
+    def masked(self, event: CustomerEvent) -> CustomerEvent:
+        """The event as journeys see it: contact details in its texts masked (`138****5678`)."""
+        return event.model_copy(
+            update={"properties": mask_values(event.properties, keep=self._id_properties)}
+        )
 
     def journey(self, journey_id: str) -> LoadedJourney:
         try:
@@ -155,7 +171,7 @@ class JourneyService:
                 spec_hash=journey.spec_hash,
                 customer_id=customer_id,
                 entry_key=key,
-                trigger=event,
+                trigger=self.masked(event),
                 inference_task_queue=self.settings.inference_task_queue,
                 inference_pickup_timeout_s=self.settings.inference_pickup_timeout_s,
                 step_budget=self.settings.run_step_budget,
@@ -229,7 +245,9 @@ class JourneyService:
         result = EventResult()
         for workflow_id in await queries.active_runs_for_customer(self.sessionmaker, customer_id):
             try:
-                await self.client.get_workflow_handle(workflow_id).signal(JourneyWorkflow.event, event)
+                await self.client.get_workflow_handle(workflow_id).signal(
+                    JourneyWorkflow.event, self.masked(event)
+                )
                 result.signalled.append(workflow_id)
             except RPCError as exc:
                 if exc.status != RPCStatusCode.NOT_FOUND:
@@ -338,7 +356,8 @@ class JourneyService:
         channel = str(variant.get("channel") or "email")
         subject = decision.subject or variant.get("subject")
         words = brand_sensitive_words(self.settings.templates_dir)
-        report = check_message(channel, subject, decision.body or "", words)
+        brand = urlsplit(self.settings.public_url).hostname or ""
+        report = check_message(channel, subject, decision.body or "", words, allowed_domains=[brand])
         if not report.passed:
             raise ReviewRefused(f"the edited text fails the guardrails ({report.summary()})")
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from journeys_app.db.engine import SessionMaker
 from journeys_app.db.schema import AuditEntry, utcnow
-from journeys_app.masking import mask_text
+from journeys_app.masking import mask_text, mask_values
 
 SUMMARY_MAX = 500
 
@@ -50,19 +50,17 @@ def _truncate(text: str, limit: int = SUMMARY_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _mask_all(value: Any) -> Any:
-    """Every string in a JSON-like value masked (dict keys too)."""
-    if isinstance(value, str):
-        return mask_text(value)
-    if isinstance(value, dict):
-        return {mask_text(str(k)): _mask_all(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_mask_all(v) for v in value]
-    return value
-
-
 def _mask_opt(value: str | None) -> str | None:
     return None if value is None else mask_text(value)
+
+
+def audit_ref(value: str | None) -> str | None:
+    """An id as the audit log keeps it: as is, unless it holds an email or phone number (an MA that
+    uses the email as userId); then masked, with a short hash that keeps it distinct and findable.
+    `j***@example.com#3f9a1c2b7d` stands for jane@example.com and nobody else."""
+    if value is None or mask_text(value) == value:
+        return value
+    return f"{mask_text(value)}#{hashlib.sha256(value.encode()).hexdigest()[:10]}"
 
 
 def audit_entry(
@@ -81,12 +79,12 @@ def audit_entry(
         "at": utcnow(),
         "actor": mask_text(actor),
         "action": action,
-        "customer_id": customer_id,
-        "workflow_id": workflow_id,
+        "customer_id": audit_ref(customer_id),
+        "workflow_id": audit_ref(workflow_id),
         "subject": _mask_opt(subject),
         "input_sha256": input_digest(input),
         "output_summary": _truncate(mask_text(output_summary)),
-        "details": _mask_all(details or {}),
+        "details": mask_values(details or {}),
     }
 
 
@@ -101,7 +99,7 @@ async def audit_for_customer(
     """The customer's audit entries, newest first."""
     stmt = (
         select(AuditEntry)
-        .where(AuditEntry.customer_id == customer_id)
+        .where(AuditEntry.customer_id == audit_ref(customer_id))
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
         .limit(limit)
     )

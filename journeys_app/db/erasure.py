@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 
 from sqlalchemy import select, update
 
-from journeys_app.db.audit import audit_entry, write_audit
+from journeys_app.db.audit import audit_entry, audit_ref, write_audit
 from journeys_app.db.engine import SessionMaker
 from journeys_app.db.schema import (
     AuditEntry,
@@ -92,7 +92,7 @@ async def erase_customer_data(sessionmaker: SessionMaker, customer_id: str, oper
         audited = (
             await session.execute(
                 update(AuditEntry)
-                .where(AuditEntry.customer_id == customer_id)
+                .where(AuditEntry.customer_id == audit_ref(customer_id))
                 .values(output_summary=ERASED, details={})
             )
         ).rowcount

@@ -87,6 +87,20 @@ steps:
     outcome: decided
 """
 
+# Quotes what the customer wrote in an internal alert.
+NOTE_TO_SUPPORT = """\
+id: note_to_support
+version: 1
+description: Pass a customer's note to support.
+trigger: { event: ticket_note }
+entry: { key: "{{ event.ticket_id }}", reentry: always }
+steps:
+  - id: tell
+    type: notify
+    target: support-queue
+    message: "Note on ticket {{ event.ticket_id }}: {{ event.text }}"
+"""
+
 
 @dataclass
 class Gateway:
@@ -114,6 +128,7 @@ async def gw(
     (journeys / "big_orders.yaml").write_text(BIG_ORDERS)
     (journeys / "reply_counter.yaml").write_text(REPLY_COUNTER)
     (journeys / "review_only.yaml").write_text(REVIEW_ONLY)
+    (journeys / "note_to_support.yaml").write_text(NOTE_TO_SUPPORT)
     tag = uuid.uuid4().hex[:8]
     settings = Settings(
         _env_file=None,

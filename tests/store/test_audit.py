@@ -289,3 +289,19 @@ async def test_audit_for_customer_is_newest_first_and_limited(store: Store) -> N
         "second",
     ]
     assert await audit_for_customer(store.sessionmaker, "nobody") == []
+
+
+async def test_an_email_used_as_customer_id_is_masked_in_audit_columns_and_still_found(
+    store: Store, acts: JourneyActivities
+) -> None:
+    customer = "jane.doe@example.com"
+    workflow_id = f"complaint_routing:{customer}:m1"
+    await run(acts.record_run, run_req(workflow_id=workflow_id, customer_id=customer))
+    rows = await entries(store)
+    assert rows and all(customer not in f"{r.customer_id} {r.workflow_id}" for r in rows)
+    assert rows[0].customer_id.startswith("j***@example.com#")
+    found = await audit_for_customer(store.sessionmaker, customer)
+    assert [f.action for f in found] == ["journey_started"]
+    assert (
+        await audit_for_customer(store.sessionmaker, "john.doe@example.com") == []
+    )  # same mask, other person

@@ -460,3 +460,18 @@ async def test_review_status_moves_forward_only(store: Store, acts: JourneyActiv
     assert (final.status, final.reviewer, final.edited_body) == ("edited", "maria", "Sincerely sorry")
     assert final.decided_at == decided.decided_at
     assert [r.review_id for r in await queries.pending_reviews(sm)] == ["other"]
+
+
+async def test_notify_masks_what_customers_typed_before_it_is_stored_or_posted(store: Store) -> None:
+    typed = "Ava wrote: call me on +49 176 12345678 or mail ava.k@example.com"
+    async with TinyHttpServer() as server:
+        acts = acts_with_target(store, server.url)
+        request = notify_req().model_copy(update={"message": typed, "payload": {"text": typed}})
+        result = await run(acts.notify, request)
+    [posted] = server.requests
+    async with store.sessionmaker() as session:
+        row = await session.get(Notification, result.notification_id)
+    assert row is not None
+    for where in (posted.body.decode(), row.message, json.dumps(row.payload)):
+        assert "12345678" not in where and "ava.k@" not in where, where
+    assert "a***@example.com" in row.message

@@ -114,6 +114,12 @@ def test_plain_text_has_no_placeholders() -> None:
         ("Ring 555-0104-77 today.", "phone number"),
         ("See www.northwind.example for more.", "link"),
         ("Visit northwindgoods.com today.", "link"),
+        ("Your voucher is at evil.example now.", "link"),
+        ("Your voucher is at evil[.]example now.", "link"),
+        ("Your voucher is at evil dot example now.", "link"),
+        ("Your voucher is at ｅｖｉｌ．ｅｘａｍｐｌｅ now.", "link"),
+        ("Go to ｈｔｔｐｓ：／／evil now.", "link"),
+        ("Write to ａｖａ＠ｅｘａｍｐｌｅ．ｃｏｍ today.", "email address"),
     ],
 )
 def test_contact_details_are_caught(text: str, problem: str) -> None:
@@ -476,3 +482,30 @@ async def test_model_text_identical_to_the_default_counts_as_template_copy() -> 
     )[0].generate(request("email/vip_ack"))
     assert only_default.variants[0].source == "template_default"
     assert len(filler.calls) == 2  # accepted at once: no retries
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Claim your free iPhone today.", "You have won a gift card!", "Congratulations, you've been selected."],
+)
+def test_offers_too_good_to_be_true_fail(text: str) -> None:
+    report = g.check_slot(text, g.SlotCheckContext())
+    assert any(f.check == "offers" and "too good to be true" in f.problem for f in report.findings), report
+
+
+def test_ordinary_sentences_are_not_links() -> None:
+    for text in (
+        "We are sorry, e.g. about the delay.",
+        "It arrives at 10 a.m. tomorrow.",
+        "It costs 3.50 euros.",
+    ):
+        assert g.contact_details(text) is None, text
+
+
+def test_a_reviewers_edit_is_link_checked_except_the_brands_own_domain() -> None:
+    body = "Hi Ava, see evil[.]example for your refund details."
+    assert any(f.check == "contact_details" for f in g.check_message("email", "Hi", body, WORDS).findings)
+    ours = "Hi Ava, your order page is at shop.northwind.example."
+    assert g.check_message("email", "Hi", ours, WORDS, allowed_domains=["northwind.example"]).passed
+    prize = g.check_message("email", "Hi", "Hi Ava, claim your free iPhone now.", WORDS)
+    assert any(f.check == "offers" for f in prize.findings)
