@@ -50,6 +50,9 @@ async def inference_worker(
 ) -> AsyncIterator[Worker]:
     """Yield a running Worker on settings.inference_task_queue; models load before polling starts.
 
+    It reports ready (the log line, and `settings.ready_file` when set) only once the models are
+    loaded and it polls, so nothing is routed to a worker that cannot answer yet.
+
     The backend is wrapped in the degradation chain (fallback backend, then rules / preset copy).
     Pass an already loaded `backend` to share it (tests); it is used as the primary and not closed.
     """
@@ -71,10 +74,20 @@ async def inference_worker(
         max_activities_per_second=settings.inference_activities_per_second,
         max_task_queue_activities_per_second=settings.inference_task_queue_activities_per_second,
     )
+    ready = settings.ready_file
     try:
         async with worker:
-            log.info("inference worker polling task queue %r", settings.inference_task_queue)
-            yield worker
+            log.info(
+                "inference worker ready: models loaded, polling task queue %r", settings.inference_task_queue
+            )
+            if ready is not None:
+                ready.parent.mkdir(parents=True, exist_ok=True)
+                ready.write_text(f"{settings.inference_task_queue}\n")
+            try:
+                yield worker
+            finally:
+                if ready is not None:
+                    ready.unlink(missing_ok=True)
     finally:
         for stage in chain.stages[1 if backend is not None else 0 :]:
             await stage.backend.aclose()

@@ -72,6 +72,7 @@ def _run(coro: Awaitable[T]) -> T:
     from journeys_app.service import (
         EntryKeyError,
         JourneyNotFound,
+        ReviewClosed,
         ReviewNotFound,
         ReviewRefused,
         TriggerFilterError,
@@ -90,6 +91,7 @@ def _run(coro: Awaitable[T]) -> T:
         EntryKeyError,
         TriggerFilterError,
         JourneyNotFound,
+        ReviewClosed,
         ReviewNotFound,
         ReviewRefused,
         ReviewerError,

@@ -102,12 +102,12 @@ class ConsoleReviewer:
 
     async def sign_in(self) -> None:
         page = await self._http.get("/login")
-        self._csrf = _csrf_of(page)
         signed = await self._http.post(
-            "/login", data={"name": self.name, "password": self._password, "csrf": self._csrf}
+            "/login", data={"name": self.name, "password": self._password, "csrf": _csrf_of(page)}
         )
         if signed.status_code != 200 or "/login" in str(signed.url):
             raise RuntimeError(f"the simulated reviewer could not sign in: HTTP {signed.status_code}")
+        self._csrf = _csrf_of(signed)  # signing in starts a new session, with its own token
 
     async def approve(self, review_id: str) -> None:
         page = await self._http.get(f"/reviews/{review_id}")
@@ -126,7 +126,7 @@ class ConsoleReviewer:
 def _csrf_of(page: httpx.Response) -> str:
     found = _CSRF.search(page.text)
     if found is None:
-        raise RuntimeError(f"no sign-in form at {page.url} (HTTP {page.status_code})")
+        raise RuntimeError(f"no console form at {page.url} (HTTP {page.status_code})")
     return found.group(1)
 
 

@@ -60,6 +60,10 @@ class ReviewRefused(PermissionError):
     """The reviewer may not make this decision (no account, wrong group, an edit failing guardrails)."""
 
 
+class ReviewClosed(LookupError):
+    """The review's run has ended: no decision can reach it any more."""
+
+
 class EntryKeyError(ValueError):
     """The event lacks what the journey's entry key is made from, or the key is unusable."""
 
@@ -174,6 +178,7 @@ class JourneyService:
                 trigger=self.masked(event),
                 inference_task_queue=self.settings.inference_task_queue,
                 inference_pickup_timeout_s=self.settings.inference_pickup_timeout_s,
+                inference_copy_pickup_timeout_s=self.settings.inference_copy_pickup_timeout_s,
                 step_budget=self.settings.run_step_budget,
                 consent_min_confidence=self.settings.consent_min_confidence,
             ),
@@ -337,7 +342,16 @@ class JourneyService:
         if decision.decision == "edit":
             self._check_edit(review, decision)
         decision = decision.model_copy(update={"groups": account.groups})
-        return await self.handle(review.workflow_id).execute_update(JourneyWorkflow.submit_review, decision)
+        try:
+            return await self.handle(review.workflow_id).execute_update(
+                JourneyWorkflow.submit_review, decision
+            )
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            raise ReviewClosed(
+                f"review {review.review_id} is closed ({review.status}): its run has ended"
+            ) from exc
 
     async def wait_until_recorded(self, review_id: str, timeout: float = 5.0) -> queries.ReviewRecord | None:
         """The review once the run has stored its decision (an activity, right after the update)."""

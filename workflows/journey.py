@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
         RecordDeadLetterRequest,
         RecordStepRequest,
     )
-    from inference_worker.contracts import FALLBACK_ACTIVITIES
+    from inference_worker.contracts import FALLBACK_ACTIVITIES, GENERATE_COPY
     from workflows.expressions import ExpressionError
     from workflows.models import (
         Carried,
@@ -289,6 +289,9 @@ class JourneyWorkflow:
     async def inference(self, name: str, request: Any, result_type: type[T], timeout: timedelta) -> T:
         """The inference worker's answer, or rules / preset copy from this worker when it is gone."""
         assert self._input is not None
+        pickup = self._input.inference_pickup_timeout_s
+        if name == GENERATE_COPY and self._input.inference_copy_pickup_timeout_s:
+            pickup = self._input.inference_copy_pickup_timeout_s
         try:
             return await workflow.execute_activity(
                 name,
@@ -297,7 +300,7 @@ class JourneyWorkflow:
                 task_queue=self._input.inference_task_queue,
                 start_to_close_timeout=timeout,
                 # Not picked up in time (no inference worker): a timeout that is never retried.
-                schedule_to_start_timeout=timedelta(seconds=self._input.inference_pickup_timeout_s),
+                schedule_to_start_timeout=timedelta(seconds=pickup),
                 heartbeat_timeout=INFERENCE_HEARTBEAT_TIMEOUT,
                 retry_policy=STEP_RETRY,
             )

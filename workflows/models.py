@@ -53,6 +53,9 @@ class JourneyInput(_Model):
     inference_task_queue: str = "inference"
     # Seconds an inference step waits to be picked up before the journey worker answers with rules.
     inference_pickup_timeout_s: float = Field(default=15.0, gt=0)
+    # The same for copy generation, which is throughput-bound: long enough for a restarted inference
+    # worker to load its models and take over. None (runs started before it existed): as above.
+    inference_copy_pickup_timeout_s: float | None = Field(default=None, gt=0)
     # Continue-as-new after this many steps even if the server has not suggested it yet.
     max_steps_per_run: int = Field(default=2000, ge=2)
     # A run that takes more steps than this in all is looping: it is parked as a dead letter.

@@ -26,7 +26,7 @@ from journeys_app.db import queries
 from journeys_app.db.console_sessions import close_session, open_session, session_reviewer
 from journeys_app.db.reviewers import ReviewerAccount, authenticate, get_reviewer
 from journeys_app.review_context import load_review_context, time_left
-from journeys_app.service import JourneyService, ReviewNotFound, ReviewRefused
+from journeys_app.service import JourneyService, ReviewClosed, ReviewNotFound, ReviewRefused
 from journeys_app.settings import Settings
 from workflows.models import ReviewDecision
 
@@ -220,6 +220,8 @@ def create_console_app(service: JourneyService, settings: Settings) -> FastAPI:
             return await _detail(request, account, review_id, error=str(exc), status_code=404)
         except ReviewRefused as exc:
             return await _detail(request, account, review_id, error=str(exc), status_code=403)
+        except ReviewClosed as exc:
+            return await _detail(request, account, review_id, error=str(exc), status_code=409)
         except WorkflowUpdateFailedError as exc:  # stale, duplicate, invalid: the run refused it
             message = str(exc.cause).removeprefix("ValueError: ") if exc.cause else str(exc)
             return await _detail(request, account, review_id, error=message, status_code=409)

@@ -12,6 +12,7 @@ import contextlib
 import gzip
 import html
 import json
+import logging
 import zlib
 from typing import Annotated, Any, TypeVar
 
@@ -46,6 +47,7 @@ from journeys_app.service import (
     EntryKeyError,
     JourneyNotFound,
     JourneyService,
+    ReviewClosed,
     ReviewNotFound,
     ReviewRefused,
 )
@@ -54,6 +56,7 @@ from journeys_app.unsubscribe import BadLink, read_token, unsubscribe
 from workflows.models import CustomerEvent, ReviewAck, ReviewDecision, RunState
 
 T = TypeVar("T", bound=BaseModel)
+log = logging.getLogger(__name__)
 
 _CODES = {
     409: "conflict",
@@ -154,6 +157,13 @@ def create_gateway_app(service: JourneyService, settings: Settings) -> FastAPI:
     async def _gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
         return JSONResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
 
+    @app.exception_handler(RPCError)
+    async def _temporal_error(request: Request, exc: RPCError) -> JSONResponse:
+        """Temporal could not answer where a route needs it: the client should try again."""
+        log.warning("%s %s: Temporal said %s (%s)", request.method, request.url.path, exc.message, exc.status)
+        error = GatewayError(503, "the journey engine is unavailable; send the request again", exc.message)
+        return await _gateway_error(request, error)
+
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [{"at": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
@@ -181,8 +191,11 @@ def create_gateway_app(service: JourneyService, settings: Settings) -> FastAPI:
 
     ingest_key, decide_key, read_key, review_key = (scope(s) for s in ("ingest", "decide", "read", "review"))
 
-    async def limit(key: KeyInfo, customer_ids: set[str]) -> None:
-        vip = bool(await ingest.vip_customers(customer_ids)) if limiter.needs_vip(key.key_id) else False
+    async def limit(key: KeyInfo, customers: list[str | None]) -> None:
+        vip = False
+        if limiter.needs_vip(key.key_id):  # the reserve: only requests about VIPs alone may use it
+            ids = {c for c in customers if c}
+            vip = bool(customers) and all(customers) and await ingest.vip_customers(ids) == ids
         wait = limiter.take(key.key_id, vip=vip)
         if wait:
             raise GatewayError(
@@ -193,7 +206,7 @@ def create_gateway_app(service: JourneyService, settings: Settings) -> FastAPI:
             )
 
     async def ingest_messages(key: KeyInfo, messages: list[Message]) -> IngestResponse:
-        await limit(key, {m.userId for m in messages if m.userId})
+        await limit(key, [m.userId for m in messages])
         try:
             return IngestResponse(results=await ingest.handle(key.name, messages))
         except IngestError as exc:
@@ -272,7 +285,7 @@ def create_gateway_app(service: JourneyService, settings: Settings) -> FastAPI:
     async def trigger(journey_id: str, request: Request, key: KeyInfo = ingest_key) -> TriggerResponse:
         """Start this journey for a customer; a duplicate (same entry key) answers `started: false`."""
         body = await _read(request, TriggerRequest)
-        await limit(key, {body.userId})
+        await limit(key, [body.userId])
         _, event = journey_event(journey_id, body)
         try:
             result = await service.trigger(journey_id, body.userId, event)
@@ -292,7 +305,7 @@ def create_gateway_app(service: JourneyService, settings: Settings) -> FastAPI:
         On timeout the answer says `timed_out: true`; the run goes on and decides anyway.
         """
         body = await _read(request, DecideRequest)
-        await limit(key, {body.userId})
+        await limit(key, [body.userId])
         journey, event = journey_event(journey_id, body)
         try:
             workflow_id, _ = service.workflow_id(journey, body.userId, event)
@@ -376,6 +389,8 @@ def create_gateway_app(service: JourneyService, settings: Settings) -> FastAPI:
             raise GatewayError(404, str(exc).strip("'\"")) from exc
         except ReviewRefused as exc:
             raise GatewayError(403, str(exc)) from exc
+        except ReviewClosed as exc:
+            raise GatewayError(409, str(exc)) from exc
         except WorkflowUpdateFailedError as exc:
             raise GatewayError(
                 409, str(exc.cause).removeprefix("ValueError: ") if exc.cause else str(exc)

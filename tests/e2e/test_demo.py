@@ -131,10 +131,10 @@ def test_interactive_demo_on_postgresql_waits_for_a_person_in_the_console(tmp_pa
 
         with httpx.Client(base_url=f"http://127.0.0.1:{console_port}", follow_redirects=True) as browser:
             csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get("/login").text).group(1)  # type: ignore[union-attr]
-            assert (
-                browser.post("/login", data={"name": name, "password": password, "csrf": csrf}).status_code
-                == 200
-            )
+            signed_in = browser.post("/login", data={"name": name, "password": password, "csrf": csrf})
+            assert signed_in.status_code == 200
+            # Signing in starts a new session, with its own form token.
+            csrf = re.search(r'name="csrf" value="([^"]+)"', signed_in.text).group(1)  # type: ignore[union-attr]
             page = browser.get(review_url)
             assert page.status_code == 200 and "Variant 0" in page.text
             decided = browser.post(

@@ -149,6 +149,12 @@ async def test_rate_limit_keeps_a_reserve_for_vip_customers(stack) -> None:
         limited = await web.post("/v1/track", json=track("cust-ben", "page_viewed"))
         assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
         assert "10 requests per minute" in limited.json()["message"]
+        # One VIP in a batch does not carry the rest through the reserve (failed before the fix).
+        mixed = {"batch": [track("cust-ava", "page_viewed"), track("cust-ben", "page_viewed")]}
+        assert (await web.post("/v1/batch", json=mixed)).status_code == 429
+        anonymous = {"type": "track", "anonymousId": "a-1", "event": "page_viewed", "messageId": "m-anon"}
+        with_anonymous = {"batch": [track("cust-ava", "page_viewed"), anonymous]}
+        assert (await web.post("/v1/batch", json=with_anonymous)).status_code == 429
         vip = await web.post("/v1/track", json=track("cust-ava", "page_viewed"))  # Ava is VIP
         assert vip.status_code == 200
 

@@ -68,7 +68,11 @@ async def test_runs_finish_degraded_when_the_inference_worker_stops(dev_server, 
     shutil.copytree(stack_settings(tmp_path).journeys_dir, journeys_dir)
     (journeys_dir / "outage_probe.yaml").write_text(PROBE_JOURNEY)
     settings = stack_settings(tmp_path).model_copy(
-        update={"journeys_dir": journeys_dir, "inference_pickup_timeout_s": 2.0}
+        update={
+            "journeys_dir": journeys_dir,
+            "inference_pickup_timeout_s": 2.0,
+            "inference_copy_pickup_timeout_s": 2.0,
+        }
     )
     metrics_bind = f"127.0.0.1:{_free_port()}"
     # Both workers on a client whose runtime serves Prometheus metrics, as `JOURNEYS_METRICS_BIND` does.

@@ -5,6 +5,7 @@ pickup timeout, which is all these tests about input handling need.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import uuid
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from journeys_app.catalog import load_catalog
+from journeys_app.db import queries
 from journeys_app.db.api_keys import create_key
 from journeys_app.db.customers import load_customers_file, upsert_customers
 from journeys_app.db.engine import SessionMaker
@@ -27,6 +29,8 @@ from journeys_app.runtime import journey_worker
 from journeys_app.service import JourneyService
 from journeys_app.settings import PROJECT_ROOT, Settings
 from tests.store.conftest import _pg_store, _sqlite_store
+from workflows.journey import JourneyWorkflow
+from workflows.models import RunState
 
 # A journey with a trigger filter and an entry key made from an event property.
 BIG_ORDERS = """\
@@ -137,6 +141,7 @@ async def gw(
         journey_task_queue=f"gw-journeys-{tag}",
         inference_task_queue=f"gw-inference-{tag}",
         inference_pickup_timeout_s=1.0,
+        inference_copy_pickup_timeout_s=1.0,
         gateway_port=0,
     )
     stores = _sqlite_store(Path(tmp)) if request.param == "sqlite" else _pg_store()
@@ -151,3 +156,22 @@ async def gw(
             serve_gateway(service, settings) as url,
         ):
             yield Gateway(url, key, dev_server.client, settings, store.sessionmaker, service, store.dialect)
+
+
+async def pending_review(gw: Gateway) -> tuple[str, str]:
+    """(workflow id, review id) of a fresh run waiting in a vip-care review."""
+    async with gw.http() as web:
+        answer = await web.post(
+            "/v1/track",
+            json={"userId": "cust-ava", "event": "review_requested", "messageId": f"m-{uuid.uuid4()}"},
+        )
+    [workflow_id] = answer.json()["results"][0]["started"]
+    handle = gw.client.get_workflow_handle(workflow_id)
+    async with asyncio.timeout(60):
+        while True:
+            state: RunState = await handle.query(JourneyWorkflow.state)
+            if state.pending_review and await queries.get_review(
+                gw.sessionmaker, state.pending_review.review_id
+            ):
+                return workflow_id, state.pending_review.review_id
+            await asyncio.sleep(0.2)

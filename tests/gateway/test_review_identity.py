@@ -17,30 +17,11 @@ from journeys_app.db import queries
 from journeys_app.db.api_keys import ApiKeyError, create_key
 from journeys_app.db.reviewers import add_reviewer
 from journeys_app.review_context import load_review_context
-from tests.gateway.conftest import Gateway
+from tests.gateway.conftest import Gateway, pending_review
 from workflows.journey import JourneyWorkflow
-from workflows.models import ReviewDecision, RunState
+from workflows.models import ReviewDecision
 
 pytestmark = pytest.mark.slow
-
-
-async def pending_review(gw: Gateway) -> tuple[str, str]:
-    """(workflow id, review id) of a fresh run waiting in a vip-care review."""
-    async with gw.http() as web:
-        answer = await web.post(
-            "/v1/track",
-            json={"userId": "cust-ava", "event": "review_requested", "messageId": f"m-{uuid.uuid4()}"},
-        )
-    [workflow_id] = answer.json()["results"][0]["started"]
-    handle = gw.client.get_workflow_handle(workflow_id)
-    async with asyncio.timeout(60):
-        while True:
-            state: RunState = await handle.query(JourneyWorkflow.state)
-            if state.pending_review and await queries.get_review(
-                gw.sessionmaker, state.pending_review.review_id
-            ):
-                return workflow_id, state.pending_review.review_id
-            await asyncio.sleep(0.2)
 
 
 async def test_a_review_key_is_bound_to_a_reviewer_account(gw: Gateway) -> None:
@@ -98,3 +79,16 @@ async def test_a_signal_from_no_account_is_refused_recorded_and_shown(gw: Gatewa
     assert (await handle.result())["outcome"] == "decided"
     review = await queries.get_review(gw.sessionmaker, review_id)
     assert review is not None and review.status == "approved" and review.reviewer == ines
+
+
+async def test_a_decision_for_a_run_that_has_ended_is_a_conflict(gw: Gateway) -> None:
+    """Found by the schemathesis run: this answered 500 (Temporal's NOT_FOUND, unhandled)."""
+    desk = f"Desk {uuid.uuid4().hex[:4]}"
+    await add_reviewer(gw.sessionmaker, desk, ["vip-care"])
+    key = await create_key(gw.sessionmaker, "desk", ["review"], reviewer=desk)
+    workflow_id, review_id = await pending_review(gw)
+    await gw.client.get_workflow_handle(workflow_id).terminate(reason="an operator stopped it")
+    async with gw.http(auth=(key, "")) as web:
+        late = await web.post(f"/v1/reviews/{review_id}", json={"decision": "approve"})
+    assert late.status_code == 409, late.text
+    assert late.json()["message"] == f"review {review_id} is closed (pending): its run has ended"
