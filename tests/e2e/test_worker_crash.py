@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -54,6 +55,11 @@ async def test_kill_9_mid_run_then_resume_exactly_once(stack):
     with worker_process(stack, task_queue) as first:
         [run] = (await service.event("cust-emma", event)).triggered
         state = await stack.wait_for(run.workflow_id, lambda s: s.pending_review is not None, timeout=120)
+        async with asyncio.timeout(60):  # the run records the review in the store right after
+            while True:
+                if await queries.get_review(stack.sessionmaker, state.pending_review.review_id):
+                    break
+                await asyncio.sleep(0.2)
         first.send_signal(signal.SIGKILL)  # mid-run: notify, tag and copy done, review pending
         first.wait()
 
