@@ -16,6 +16,9 @@ LOAD_CUSTOMER = "load_customer"
 RECORD_RUN = "record_run"
 RECORD_STEP = "record_step"
 FINISH_RUN = "finish_run"
+# One transaction each instead of one per call: a run's start, and the step records of a stretch.
+BEGIN_RUN = "begin_run"
+RECORD_STEPS = "record_steps"
 RECORD_REVIEW = "record_review"
 CHECK_REVIEWER = "check_reviewer"
 RECORD_DEAD_LETTER = "record_dead_letter"
@@ -75,11 +78,17 @@ class RecordStepRequest(_Contract):
     finished_at: datetime
 
 
+class RecordStepsRequest(_Contract):
+    steps: list[RecordStepRequest]
+
+
 class FinishRunRequest(_Contract):
     workflow_id: str
     status: RunStatus
     outcome: str
     path: list[str]
+    # Step records not yet written, written in the same transaction (runs that batch them).
+    steps: list[RecordStepRequest] = Field(default_factory=list)
 
 
 class RecordReviewRequest(_Contract):

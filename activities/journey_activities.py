@@ -28,7 +28,9 @@ class JourneyActivities(
         return [
             self.load_customer,
             self.record_run,
+            self.begin_run,
             self.record_step,
+            self.record_steps,
             self.finish_run,
             self.record_review,
             self.check_reviewer,

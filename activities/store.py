@@ -17,11 +17,13 @@ from temporalio.exceptions import ApplicationError
 
 from activities.base import StoreActivityBase
 from activities.contracts import (
+    BEGIN_RUN,
     FINISH_RUN,
     LOAD_CUSTOMER,
     RECORD_REVIEW,
     RECORD_RUN,
     RECORD_STEP,
+    RECORD_STEPS,
     CustomerProfile,
     FinishRunRequest,
     LoadCustomerRequest,
@@ -29,6 +31,7 @@ from activities.contracts import (
     RecordReviewRequest,
     RecordRunRequest,
     RecordStepRequest,
+    RecordStepsRequest,
 )
 from journeys_app.db.audit import audit_entry, write_audit
 from journeys_app.db.customers import to_profile
@@ -83,59 +86,71 @@ class StoreActivities(StoreActivityBase):
     async def load_customer(self, req: LoadCustomerRequest) -> LoadCustomerResult:
         """The customer's profile without contact details; unknown ids get a bare profile."""
         async with self.sessionmaker() as session:
-            customer = await session.get(Customer, req.customer_id)
+            return await self._load_customer(session, req.customer_id)
+
+    @staticmethod
+    async def _load_customer(session: AsyncSession, customer_id: str) -> LoadCustomerResult:
+        customer = await session.get(Customer, customer_id)
         if customer is None:
-            return LoadCustomerResult(found=False, customer=CustomerProfile(id=req.customer_id))
+            return LoadCustomerResult(found=False, customer=CustomerProfile(id=customer_id))
         return LoadCustomerResult(found=True, customer=to_profile(customer))
+
+    @activity.defn(name=BEGIN_RUN)
+    async def begin_run(self, req: RecordRunRequest) -> LoadCustomerResult:
+        """record_run and load_customer in one transaction: a run's start costs one write."""
+        async with self.sessionmaker() as session, session.begin():
+            await self._record_run(session, req)
+            return await self._load_customer(session, req.customer_id)
 
     @activity.defn(name=RECORD_RUN)
     async def record_run(self, req: RecordRunRequest) -> None:
         """Upsert the run row. A row of a finished run means the workflow id was reused for a new
         run, so its status, outcome, path and times start over."""
-        table = JourneyRun.__table__
         async with self.sessionmaker() as session, session.begin():
-            values = {**req.model_dump(), "status": "running", "path": [], "started_at": utcnow()}
-            # Insert-if-absent first: it tells a new run from a retry (and takes SQLite's write lock).
-            fresh = (
-                await session.execute(
-                    insert_for(session, JourneyRun)
-                    .values(**values)
-                    .on_conflict_do_nothing(index_elements=["workflow_id"])
-                    .returning(JourneyRun.workflow_id)
-                )
-            ).first() is not None
-            restarted = False
-            if not fresh:
-                previous = await session.scalar(
-                    select(JourneyRun.status)
-                    .where(JourneyRun.workflow_id == req.workflow_id)
-                    .with_for_update()
-                )
-                restarted = previous != "running"  # a finished run's id reused, or the client's early row
-                await self._upsert_run(session, table, values)
-            if fresh or restarted:
-                await write_audit(
-                    session,
-                    **audit_entry(
-                        f"journey:{req.workflow_id}",
-                        "journey_started",
-                        input=req.model_dump(mode="json"),
-                        output_summary=(
-                            f"{req.journey_id} v{req.journey_version} ({req.spec_hash}) "
-                            f"started by {req.trigger_event or 'a direct start'}"
-                        ),
-                        customer_id=req.customer_id,
-                        workflow_id=req.workflow_id,
-                        subject=f"{req.journey_id} v{req.journey_version}",
-                        details={
-                            "journey_id": req.journey_id,
-                            "journey_version": req.journey_version,
-                            "spec_hash": req.spec_hash,
-                            "entry_key": req.entry_key,
-                            "trigger_event": req.trigger_event,
-                        },
+            await self._record_run(session, req)
+
+    async def _record_run(self, session: AsyncSession, req: RecordRunRequest) -> None:
+        table = JourneyRun.__table__
+        values = {**req.model_dump(), "status": "running", "path": [], "started_at": utcnow()}
+        # Insert-if-absent first: it tells a new run from a retry (and takes SQLite's write lock).
+        fresh = (
+            await session.execute(
+                insert_for(session, JourneyRun)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["workflow_id"])
+                .returning(JourneyRun.workflow_id)
+            )
+        ).first() is not None
+        restarted = False
+        if not fresh:
+            previous = await session.scalar(
+                select(JourneyRun.status).where(JourneyRun.workflow_id == req.workflow_id).with_for_update()
+            )
+            restarted = previous != "running"  # a finished run's id reused, or the client's early row
+            await self._upsert_run(session, table, values)
+        if fresh or restarted:
+            await write_audit(
+                session,
+                **audit_entry(
+                    f"journey:{req.workflow_id}",
+                    "journey_started",
+                    input=req.model_dump(mode="json"),
+                    output_summary=(
+                        f"{req.journey_id} v{req.journey_version} ({req.spec_hash}) "
+                        f"started by {req.trigger_event or 'a direct start'}"
                     ),
-                )
+                    customer_id=req.customer_id,
+                    workflow_id=req.workflow_id,
+                    subject=f"{req.journey_id} v{req.journey_version}",
+                    details={
+                        "journey_id": req.journey_id,
+                        "journey_version": req.journey_version,
+                        "spec_hash": req.spec_hash,
+                        "entry_key": req.entry_key,
+                        "trigger_event": req.trigger_event,
+                    },
+                ),
+            )
 
     @staticmethod
     async def _upsert_run(session: AsyncSession, table: Any, values: dict[str, Any]) -> None:
@@ -169,35 +184,45 @@ class StoreActivities(StoreActivityBase):
         A model step's first write also writes its `model_call` audit entry; a retry does not.
         """
         async with self.sessionmaker() as session, session.begin():
-            fresh = (
-                await session.execute(
-                    insert_for(session, StepResult)
-                    .values(**req.model_dump())
-                    .on_conflict_do_nothing(index_elements=["workflow_id", "step_id", "visit"])
-                    .returning(StepResult.id)
-                )
-            ).first() is not None
-            if fresh:
-                await self._audit_model_call(session, req)
-                return
-            stmt = insert_for(session, StepResult).values(**req.model_dump())
-            ex = stmt.excluded
+            await self._record_step(session, req)
+
+    @activity.defn(name=RECORD_STEPS)
+    async def record_steps(self, req: RecordStepsRequest) -> None:
+        """record_step for several step visits, in one transaction."""
+        async with self.sessionmaker() as session, session.begin():
+            for step in req.steps:
+                await self._record_step(session, step)
+
+    async def _record_step(self, session: AsyncSession, req: RecordStepRequest) -> None:
+        fresh = (
             await session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["workflow_id", "step_id", "visit"],
-                    set_={
-                        name: ex[name]
-                        for name in (
-                            "step_type",
-                            "status",
-                            "result",
-                            "error",
-                            "started_at",
-                            "finished_at",
-                        )
-                    },
-                )
+                insert_for(session, StepResult)
+                .values(**req.model_dump())
+                .on_conflict_do_nothing(index_elements=["workflow_id", "step_id", "visit"])
+                .returning(StepResult.id)
             )
+        ).first() is not None
+        if fresh:
+            await self._audit_model_call(session, req)
+            return
+        stmt = insert_for(session, StepResult).values(**req.model_dump())
+        ex = stmt.excluded
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["workflow_id", "step_id", "visit"],
+                set_={
+                    name: ex[name]
+                    for name in (
+                        "step_type",
+                        "status",
+                        "result",
+                        "error",
+                        "started_at",
+                        "finished_at",
+                    )
+                },
+            )
+        )
 
     @staticmethod
     async def _audit_model_call(session: AsyncSession, req: RecordStepRequest) -> None:
@@ -234,8 +259,10 @@ class StoreActivities(StoreActivityBase):
 
     @activity.defn(name=FINISH_RUN)
     async def finish_run(self, req: FinishRunRequest) -> None:
-        """Close the run; a retry keeps the first finish time."""
+        """Close the run (writing the step records it carries); a retry keeps the first finish time."""
         async with self.sessionmaker() as session, session.begin():
+            for step in req.steps:
+                await self._record_step(session, step)
             result = await session.execute(
                 update(JourneyRun)
                 .where(JourneyRun.workflow_id == req.workflow_id)

@@ -970,7 +970,8 @@ def bench_engine(
     ] = "instant",
     as_json: JsonOpt = False,
 ) -> None:
-    """Interpreter overhead: complaint routing through JourneyWorkflow vs a hand-written workflow."""
+    """Interpreter overhead: complaint routing through JourneyWorkflow vs a hand-written workflow
+    and a ceiling of three no-op activities."""
     from journeys_app.bench.engine import run_engine_bench
 
     if models not in ("instant", "real"):

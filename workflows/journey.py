@@ -15,12 +15,14 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import (
+        BEGIN_RUN,
         CHECK_REVIEWER,
         FINISH_RUN,
         LOAD_CUSTOMER,
         RECORD_DEAD_LETTER,
         RECORD_RUN,
         RECORD_STEP,
+        RECORD_STEPS,
         CheckReviewerRequest,
         CheckReviewerResult,
         CustomerProfile,
@@ -29,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         LoadCustomerResult,
         RecordDeadLetterRequest,
         RecordStepRequest,
+        RecordStepsRequest,
     )
     from inference_worker.contracts import FALLBACK_ACTIVITIES, GENERATE_COPY
     from workflows.expressions import ExpressionError
@@ -48,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.spec import JourneySpec
     from workflows.steps import HANDLERS
-    from workflows.steps.base import Outcome
+    from workflows.steps.base import BATCHED_BOOKKEEPING_PATCH, Outcome
     from workflows.steps.review import validate_decision
 
 T = TypeVar("T")
@@ -106,11 +109,14 @@ class JourneyWorkflow:
         self.dead_letter: DeadLetter | None = None
         self._dead_letter_action: DeadLetterAction | None = None
         self._retry_visit: int | None = None
+        self._batched = False  # BATCHED_BOOKKEEPING_PATCH
+        self._unrecorded: list[RecordStepRequest] = []  # step records not yet in the store
 
     # ----------------------------------------------------------------- the interpreter
     @workflow.run
     async def run(self, inp: JourneyInput) -> JourneyResult:
         self._input, self.spec = inp, inp.spec
+        self._batched = workflow.patched(BATCHED_BOOKKEEPING_PATCH)
         steps = self.spec.step_map()
         order = [s.id for s in self.spec.steps]
         if inp.carried:
@@ -130,6 +136,7 @@ class JourneyWorkflow:
                 or self._steps_this_run >= inp.max_steps_per_run
             ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
+                await self.flush_steps()
                 workflow.continue_as_new(inp.model_copy(update={"carried": self._carry()}))
             step = steps[self._current]
             if self._steps_total >= (self._step_budget or inp.step_budget) and workflow.patched(
@@ -207,6 +214,7 @@ class JourneyWorkflow:
         """Dead-letter the step: record it, then wait for an operator to retry or discard it."""
         assert self.dead_letter is not None and self._input is not None
         self._dead_letter_action = None
+        await self.flush_steps()
         await self._record_dead_letter("open", None)
         self._waiting_for = f"dead letter {step.id}"
         await workflow.wait_condition(
@@ -328,6 +336,7 @@ class JourneyWorkflow:
         )
 
     async def wait(self, ready: Any, timeout: timedelta | None, *, quiet_hours: bool = False) -> bool:
+        await self.flush_steps()  # what a waiting run has done is in the store
         self._waiting_for = getattr(self.pending_review, "review_id", None) or self._current
         if quiet_hours and timeout is not None:
             self._deferred_until = self.now() + timeout
@@ -490,6 +499,16 @@ class JourneyWorkflow:
 
     # ----------------------------------------------------------------- bookkeeping
     async def _start_run(self, inp: JourneyInput) -> None:
+        if self._batched:
+            begun = await workflow.execute_local_activity(
+                BEGIN_RUN,
+                inp.run_record(self.workflow_id),
+                result_type=LoadCustomerResult,
+                start_to_close_timeout=RECORD_TIMEOUT,
+                retry_policy=RECORD_RETRY,
+            )
+            self.customer = begun.customer
+            return
         loaded = await workflow.execute_activity(
             LOAD_CUSTOMER,
             LoadCustomerRequest(customer_id=inp.customer_id),
@@ -508,31 +527,50 @@ class JourneyWorkflow:
     async def _record_step(
         self, step: Any, visit: int, status: str, result: dict[str, Any], error: str | None, started: datetime
     ) -> None:
+        record = RecordStepRequest(
+            workflow_id=self.workflow_id,
+            step_id=step.id,
+            step_type=step.type,
+            visit=visit,
+            status=status,
+            result=result,
+            error=error,
+            started_at=started,
+            finished_at=workflow.now(),
+        )
+        if self._batched:
+            self._unrecorded.append(record)
+            return
         await workflow.execute_local_activity(
-            RECORD_STEP,
-            RecordStepRequest(
-                workflow_id=self.workflow_id,
-                step_id=step.id,
-                step_type=step.type,
-                visit=visit,
-                status=status,
-                result=result,
-                error=error,
-                started_at=started,
-                finished_at=workflow.now(),
-            ),
+            RECORD_STEP, record, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY
+        )
+
+    async def flush_steps(self) -> None:
+        """Write the step records gathered since the last wait, in one transaction."""
+        if not self._unrecorded:
+            return
+        records, self._unrecorded = self._unrecorded, []
+        await workflow.execute_local_activity(
+            RECORD_STEPS,
+            RecordStepsRequest(steps=records),
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=RECORD_RETRY,
         )
 
     async def _finish(self, status: str, outcome: str) -> JourneyResult:
         self._status, self._outcome, self._current = status, outcome, None
-        await workflow.execute_activity(
-            FINISH_RUN,
-            FinishRunRequest(workflow_id=self.workflow_id, status=status, outcome=outcome, path=self.path),
-            start_to_close_timeout=RECORD_TIMEOUT,
-            retry_policy=RECORD_RETRY,
+        finish = FinishRunRequest(
+            workflow_id=self.workflow_id, status=status, outcome=outcome, path=self.path
         )
+        if self._batched:
+            finish.steps, self._unrecorded = self._unrecorded, []
+            await workflow.execute_local_activity(
+                FINISH_RUN, finish, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY
+            )
+        else:
+            await workflow.execute_activity(
+                FINISH_RUN, finish, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY
+            )
         return JourneyResult(status=status, outcome=outcome, path=self.path)
 
     def _carry(self) -> Carried:

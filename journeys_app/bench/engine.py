@@ -1,7 +1,8 @@
 """`journeys bench engine`: the interpreter's overhead, measured against a hand-written workflow.
 
 Both systems run complaint routing in the same process, against the same dev server, store and
-activities, one after the other; the ratio of their throughputs is the interpreter's cost.
+activities, one after the other; the ratio of their throughputs is the interpreter's cost. A third,
+a workflow of three no-op activities, is the ceiling: what Temporal alone allows on this machine.
 By default the inference activities answer instantly (keyword intent, fixed score, template copy)
 so the figure is the engine's alone; `--models real` puts the CPU models in the path as well.
 """
@@ -24,7 +25,7 @@ from temporalio.worker import Worker
 
 from activities.journey_activities import JourneyActivities
 from inference_worker import contracts as ic
-from journeys_app.bench.bare_workflow import BareComplaintRouting
+from journeys_app.bench.bare_workflow import BareComplaintRouting, NoopThree, noop
 from journeys_app.bench.settings import bench_settings
 from journeys_app.bench.stats import percentile
 from journeys_app.catalog import load_catalog
@@ -124,8 +125,8 @@ async def _bench_stack(settings: Settings, models: str, task_queue: str) -> Asyn
             Worker(
                 env.client,
                 task_queue=task_queue,
-                workflows=[JourneyWorkflow, BareComplaintRouting],
-                activities=journey_acts.all(),
+                workflows=[JourneyWorkflow, BareComplaintRouting, NoopThree],
+                activities=[*journey_acts.all(), noop],
                 workflow_runner=journey_workflow_runner(),
                 max_concurrent_workflow_tasks=100,
                 max_concurrent_activities=100,
@@ -192,8 +193,10 @@ async def run_engine_bench(
             warm = max(3, runs // 20)
             await _measure(client, BareComplaintRouting, inputs("warm-bare")[:warm], task_queue, concurrency)
             await _measure(client, JourneyWorkflow, inputs("warm-journey")[:warm], task_queue, concurrency)
+            await _measure(client, NoopThree, inputs("warm-noop")[:warm], task_queue, concurrency)
             bare = await _measure(client, BareComplaintRouting, inputs("bare"), task_queue, concurrency)
             interpreter = await _measure(client, JourneyWorkflow, inputs("journey"), task_queue, concurrency)
+            ceiling = await _measure(client, NoopThree, inputs("noop"), task_queue, concurrency)
     report = {
         "benchmark": "engine",
         "journey": "complaint_routing",
@@ -201,14 +204,20 @@ async def run_engine_bench(
         "concurrency": concurrency,
         "interpreter": interpreter,
         "hand_written": bare,
+        "noop_three_activities": ceiling,
         "throughput_ratio": round(interpreter["runs_per_s"] / bare["runs_per_s"], 3),
+        "ceiling_ratio": round(interpreter["runs_per_s"] / ceiling["runs_per_s"], 3),
         "decision_p50_ratio": round(interpreter["decision_p50_ms"] / bare["decision_p50_ms"], 3),
     }
     if as_json:
         console.print_json(json.dumps(report))
     else:
         table = Table("system", "runs", "runs/s", "decision p50 ms", "decision p99 ms")
-        for name, row in (("JourneyWorkflow (interpreter)", interpreter), ("hand-written workflow", bare)):
+        for name, row in (
+            ("JourneyWorkflow (interpreter)", interpreter),
+            ("hand-written workflow", bare),
+            ("3 no-op activities (ceiling)", ceiling),
+        ):
             table.add_row(
                 name,
                 str(row["runs"]),
@@ -218,6 +227,7 @@ async def run_engine_bench(
             )
         console.print(table)
         console.print(
-            f"interpreter / hand-written throughput: {report['throughput_ratio']:.2f}x (inference: {models})"
+            f"interpreter / hand-written throughput: {report['throughput_ratio']:.2f}x, interpreter / "
+            f"ceiling: {report['ceiling_ratio']:.2f}x (inference: {models})"
         )
     return report

@@ -56,7 +56,9 @@ class Stack:
             return
         history = await self.client.get_workflow_handle(workflow_id).fetch_history()
         HISTORIES.mkdir(parents=True, exist_ok=True)
-        (HISTORIES / f"{name}.json").write_text(json.dumps(history.to_json_dict(), indent=1))
+        # The workflow id too: review ids are made from it, and a replay under another id differs.
+        recorded = {"workflowId": workflow_id, **history.to_json_dict()}
+        (HISTORIES / f"{name}.json").write_text(json.dumps(recorded, indent=1))
 
 
 def stack_settings(tmp: Path) -> Settings:

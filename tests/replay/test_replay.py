@@ -1,7 +1,8 @@
 """Replay recorded histories of the sample journeys against today's workflow code.
 
 A change that makes JourneyWorkflow non-deterministic for runs already in flight fails here.
-Re-record after an intended, patched change: `RECORD_HISTORIES=1 pytest tests/e2e`.
+Re-record after an intended, patched change: rename the files to `<name>@<date>.json` first, so
+runs started under each earlier version stay covered, then `RECORD_HISTORIES=1 pytest tests/e2e`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def test_every_sample_journey_has_a_recorded_history():
 
 @pytest.mark.parametrize("name", sorted(HISTORIES))
 async def test_replay(name: str):
-    history = WorkflowHistory.from_json(name, HISTORIES[name])
+    recorded = dict(HISTORIES[name])
+    history = WorkflowHistory.from_json(recorded.pop("workflowId", name), recorded)
     replayer = Replayer(
         workflows=[JourneyWorkflow],
         data_converter=pydantic_data_converter,

@@ -16,7 +16,9 @@ REPORT = {
         "concurrency": 50,
         "interpreter": {"runs": 200, "runs_per_s": 5.51, "decision_p50_ms": 4202.4},
         "hand_written": {"runs": 200, "runs_per_s": 6.83, "decision_p50_ms": 3660.0},
+        "noop_three_activities": {"runs": 200, "runs_per_s": 23.4, "decision_p50_ms": 1400.0},
         "throughput_ratio": 0.807,
+        "ceiling_ratio": 0.235,
     },
     "inference": {
         "concurrency": 64,
@@ -44,7 +46,7 @@ REPORT = {
 def test_figures_come_from_the_report() -> None:
     text = figures_markdown(REPORT)
     assert "on 2026-11-30: Test CPU, 2 cores" in text
-    assert "| 200 × 50 | 5.5 | 6.8 | 0.81 | 4202 / 3660 ms |" in text
+    assert "| 200 × 50 | 5.5 | 6.8 | 23.4 | 0.81 | 0.23 | 4202 / 3660 ms |" in text
     assert "| 287 | 77 | 59.4 | 41.8 (1395 / 2924) | 28.8 (2155 / 2846) | 49.2 | 0.85 | 1.45 | 346 |" in text
     assert "| 170 events/s | 75 events/s | 165 ms | 249 ms |" in text
     assert "120 held-out messages):\n0.93, macro-F1 0.94" in text

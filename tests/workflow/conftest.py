@@ -62,25 +62,41 @@ class Fakes:
         if name in self.fail:
             raise RuntimeError(f"{name} is down (test)")
 
+    def _customer(self, customer_id: str) -> ac.LoadCustomerResult:
+        return ac.LoadCustomerResult(
+            found=customer_id in self.customers,
+            customer=self.customers.get(customer_id, ac.CustomerProfile(id=customer_id)),
+        )
+
     @activity.defn(name=ac.LOAD_CUSTOMER)
     async def load_customer(self, req: ac.LoadCustomerRequest) -> ac.LoadCustomerResult:
         self._log(ac.LOAD_CUSTOMER, req)
-        found = req.customer_id in self.customers
-        return ac.LoadCustomerResult(
-            found=found, customer=self.customers.get(req.customer_id, ac.CustomerProfile(id=req.customer_id))
-        )
+        return self._customer(req.customer_id)
 
     @activity.defn(name=ac.RECORD_RUN)
     async def record_run(self, req: ac.RecordRunRequest) -> None:
         self._log(ac.RECORD_RUN, req)
 
+    @activity.defn(name=ac.BEGIN_RUN)
+    async def begin_run(self, req: ac.RecordRunRequest) -> ac.LoadCustomerResult:
+        self._log(ac.BEGIN_RUN, req)
+        return self._customer(req.customer_id)
+
     @activity.defn(name=ac.RECORD_STEP)
     async def record_step(self, req: ac.RecordStepRequest) -> None:
         self._log(ac.RECORD_STEP, req)
 
+    @activity.defn(name=ac.RECORD_STEPS)
+    async def record_steps(self, req: ac.RecordStepsRequest) -> None:
+        self._log(ac.RECORD_STEPS, req)
+        for step in req.steps:  # each as if written alone, so tests read one list of step records
+            self._log(ac.RECORD_STEP, step)
+
     @activity.defn(name=ac.FINISH_RUN)
     async def finish_run(self, req: ac.FinishRunRequest) -> None:
         self._log(ac.FINISH_RUN, req)
+        for step in req.steps:
+            self._log(ac.RECORD_STEP, step)
 
     @activity.defn(name=ac.RECORD_REVIEW)
     async def record_review(self, req: ac.RecordReviewRequest) -> None:
@@ -182,7 +198,9 @@ class Fakes:
         return [
             self.load_customer,
             self.record_run,
+            self.begin_run,
             self.record_step,
+            self.record_steps,
             self.finish_run,
             self.record_review,
             self.check_reviewer,

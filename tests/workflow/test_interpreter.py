@@ -333,7 +333,7 @@ async def test_same_workflow_id_starts_one_run(harness):
     with pytest.raises(WorkflowAlreadyStartedError):
         await harness.start(ROUTING, "c1", event, workflow_id=f"dup-{harness.task_queue}")
     await pending_review_id(first)
-    assert len(harness.fakes.calls[ac.RECORD_RUN]) == 1
+    assert len(harness.fakes.calls[ac.BEGIN_RUN]) == 1
 
 
 FLOW = """
@@ -460,7 +460,7 @@ async def test_continue_as_new_carries_state(harness):
     result = await handle.result()
     assert result.outcome == "completed"
     assert len(result.path) == 13  # the path survived every continue-as-new
-    assert len(harness.fakes.calls[ac.LOAD_CUSTOMER]) == 1  # set up once, not per run
+    assert len(harness.fakes.calls[ac.BEGIN_RUN]) == 1  # set up once, not per run
     keys = [c.idempotency_key for c in harness.fakes.calls[ac.UPDATE_PROFILE]]
     assert len(keys) == len(set(keys)) == 4
 

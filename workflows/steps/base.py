@@ -13,6 +13,11 @@ from workflows.spec import JourneySpec
 
 T = TypeVar("T")
 
+# A run's start is one local activity, its step records are written together at each wait and at
+# the end, and its finish is a local activity: fewer Temporal round trips and store transactions.
+# A review shows as pending (state query, decisions accepted) only once it is in the store.
+BATCHED_BOOKKEEPING_PATCH = "batched-bookkeeping"
+
 
 @dataclass
 class Outcome:
@@ -45,6 +50,8 @@ class Run(Protocol):
     async def inference(self, name: str, request: Any, result_type: type[T], timeout: timedelta) -> T: ...
 
     async def effect(self, name: str, request: Any, result_type: type[T]) -> T: ...
+
+    async def flush_steps(self) -> None: ...
 
     async def wait(
         self, ready: Callable[[], bool], timeout: timedelta | None, *, quiet_hours: bool = False

@@ -6,12 +6,14 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
+from temporalio import workflow
+
 from activities.contracts import RECORD_REVIEW, RecordReviewRequest
 from inference_worker.contracts import FALLBACK_ACTIVITIES, GENERATE_COPY, CopyResult
 from workflows.expressions import evaluate
 from workflows.models import PendingReview, ReviewDecision
 from workflows.spec import GenerateCopyStep, HumanReviewStep
-from workflows.steps.base import Outcome, Run
+from workflows.steps.base import BATCHED_BOOKKEEPING_PATCH, Outcome, Run
 from workflows.steps.effects import first_passing
 from workflows.steps.flow import bucket
 from workflows.steps.inference import COPY_TIMEOUT, copy_request
@@ -69,6 +71,7 @@ def review_needed(step: HumanReviewStep, run: Run) -> tuple[bool, str]:
 async def _record(
     run: Run, pending: PendingReview, status: str, decision: ReviewDecision | None = None
 ) -> None:
+    await run.flush_steps()  # the reviewer's context shows the steps before the review
     await run.effect(
         RECORD_REVIEW,
         RecordReviewRequest(
@@ -108,8 +111,12 @@ async def human_review(step: HumanReviewStep, run: Run, visit: int) -> Outcome:
             regenerations=regenerated,
         )
         run.review_decision = None
-        run.pending_review = pending
-        await _record(run, pending, "pending")
+        if workflow.patched(BATCHED_BOOKKEEPING_PATCH):  # pending once a reviewer can find it
+            await _record(run, pending, "pending")
+            run.pending_review = pending
+        else:
+            run.pending_review = pending
+            await _record(run, pending, "pending")
         decided = await run.wait(lambda: run.review_decision is not None, step.deadline)
         if not decided and step.on_timeout.escalate_to:
             pending = pending.model_copy(
