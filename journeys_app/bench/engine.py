@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any, Literal
 
 from rich.console import Console
@@ -25,6 +26,7 @@ from temporalio.worker import Worker
 
 from activities.journey_activities import JourneyActivities
 from inference_worker import contracts as ic
+from journeys_app.bench import bare_workflow
 from journeys_app.bench.bare_workflow import BareComplaintRouting, NoopThree, noop
 from journeys_app.bench.settings import bench_settings
 from journeys_app.bench.stats import percentile
@@ -35,7 +37,7 @@ from journeys_app.settings import Settings
 from journeys_app.stack import throwaway_dev_server
 from workflows.journey import JourneyWorkflow
 from workflows.models import CustomerEvent, DecideRequest, JourneyInput
-from workflows.sandbox import journey_workflow_runner
+from workflows.sandbox import journey_workflow_runner, precompile
 
 MESSAGES = (
     ("inquiry", "Do you ship to Canada, and how long does delivery take?"),
@@ -121,6 +123,7 @@ async def _bench_stack(settings: Settings, models: str, task_queue: str) -> Asyn
         env = await stack.enter_async_context(throwaway_dev_server())
         _, sessionmaker = await stack.enter_async_context(open_database(settings))
         journey_acts = JourneyActivities(sessionmaker, settings)
+        precompile(Path(bare_workflow.__file__))  # as the runner does for the journey workflow
         await stack.enter_async_context(
             Worker(
                 env.client,
