@@ -33,7 +33,7 @@ from activities.contracts import (
     RecordStepRequest,
     RecordStepsRequest,
 )
-from journeys_app.db.audit import audit_entry, write_audit
+from journeys_app.db.audit import audit_entry, write_audit, write_audit_rows
 from journeys_app.db.customers import to_profile
 from journeys_app.db.schema import Customer, JourneyRun, Review, StepResult, UtcDateTime, utcnow
 from journeys_app.db.sql import insert_for
@@ -67,6 +67,36 @@ def model_call_summary(step_type: str, result: dict[str, Any]) -> str:
         sources = ", ".join(str(v.get("source")) for v in variants if isinstance(v, dict))
         text = f"{len(variants)} variant{'' if len(variants) == 1 else 's'} ({sources})"
     return text + (" (degraded)" if result.get("degraded") else "")
+
+
+def _is_model_call(step: RecordStepRequest) -> bool:
+    result = step.result
+    return step.step_type in MODEL_STEP_TYPES and bool(result.get("backend")) and bool(result.get("model"))
+
+
+def _model_call_entry(step: RecordStepRequest, customer_id: str | None) -> dict[str, Any]:
+    result = step.result
+    return audit_entry(
+        f"inference:{result['backend']}/{result['model']}",
+        "model_call",
+        input={
+            "workflow_id": step.workflow_id,
+            "step_id": step.step_id,
+            "visit": step.visit,
+            "step_type": step.step_type,
+            "result": result,
+        },
+        output_summary=model_call_summary(step.step_type, result),
+        customer_id=customer_id,
+        workflow_id=step.workflow_id,
+        subject=step.step_id,
+        details={
+            "step_type": step.step_type,
+            "visit": step.visit,
+            "degraded": bool(result.get("degraded", False)),
+            "requested_at": step.started_at.isoformat(),
+        },
+    )
 
 
 def review_summary(req: RecordReviewRequest) -> str:
@@ -184,85 +214,63 @@ class StoreActivities(StoreActivityBase):
         A model step's first write also writes its `model_call` audit entry; a retry does not.
         """
         async with self.sessionmaker() as session, session.begin():
-            await self._record_step(session, req)
+            await self._record_steps(session, [req])
 
     @activity.defn(name=RECORD_STEPS)
     async def record_steps(self, req: RecordStepsRequest) -> None:
-        """record_step for several step visits, in one transaction."""
+        """record_step for several step visits of one run, in one transaction."""
         async with self.sessionmaker() as session, session.begin():
-            for step in req.steps:
-                await self._record_step(session, step)
-
-    async def _record_step(self, session: AsyncSession, req: RecordStepRequest) -> None:
-        fresh = (
-            await session.execute(
-                insert_for(session, StepResult)
-                .values(**req.model_dump())
-                .on_conflict_do_nothing(index_elements=["workflow_id", "step_id", "visit"])
-                .returning(StepResult.id)
-            )
-        ).first() is not None
-        if fresh:
-            await self._audit_model_call(session, req)
-            return
-        stmt = insert_for(session, StepResult).values(**req.model_dump())
-        ex = stmt.excluded
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["workflow_id", "step_id", "visit"],
-                set_={
-                    name: ex[name]
-                    for name in (
-                        "step_type",
-                        "status",
-                        "result",
-                        "error",
-                        "started_at",
-                        "finished_at",
-                    )
-                },
-            )
-        )
+            await self._record_steps(session, req.steps)
 
     @staticmethod
-    async def _audit_model_call(session: AsyncSession, req: RecordStepRequest) -> None:
-        result = req.result
-        if req.step_type not in MODEL_STEP_TYPES or not result.get("backend") or not result.get("model"):
+    async def _record_steps(session: AsyncSession, steps: list[RecordStepRequest]) -> None:
+        """One INSERT for all the step rows; the rows already there (a retry) are updated in place,
+        and the model steps written for the first time get their audit entries in one more INSERT."""
+        if not steps:
             return
-        customer_id = await session.scalar(
-            select(JourneyRun.customer_id).where(JourneyRun.workflow_id == req.workflow_id)
+        table = StepResult.__table__
+        key = ["workflow_id", "step_id", "visit"]
+        rows = [step.model_dump() for step in steps]
+        inserted = await session.execute(
+            insert_for(session, table)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=key)
+            .returning(table.c.workflow_id, table.c.step_id, table.c.visit)
         )
-        await write_audit(
-            session,
-            **audit_entry(
-                f"inference:{result['backend']}/{result['model']}",
-                "model_call",
-                input={
-                    "workflow_id": req.workflow_id,
-                    "step_id": req.step_id,
-                    "visit": req.visit,
-                    "step_type": req.step_type,
-                    "result": result,
-                },
-                output_summary=model_call_summary(req.step_type, result),
-                customer_id=customer_id,
-                workflow_id=req.workflow_id,
-                subject=req.step_id,
-                details={
-                    "step_type": req.step_type,
-                    "visit": req.visit,
-                    "degraded": bool(result.get("degraded", False)),
-                    "requested_at": req.started_at.isoformat(),
-                },
-            ),
-        )
+        fresh = {tuple(row) for row in inserted}
+        repeated = [row for row in rows if (row["workflow_id"], row["step_id"], row["visit"]) not in fresh]
+        if repeated:
+            stmt = insert_for(session, table).values(repeated)
+            columns = ("step_type", "status", "result", "error", "started_at", "finished_at")
+            await session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=key, set_={name: stmt.excluded[name] for name in columns}
+                )
+            )
+        calls = [
+            step
+            for step in steps
+            if (step.workflow_id, step.step_id, step.visit) in fresh and _is_model_call(step)
+        ]
+        if calls:
+            customers = dict(
+                (
+                    await session.execute(
+                        select(JourneyRun.workflow_id, JourneyRun.customer_id).where(
+                            JourneyRun.workflow_id.in_({step.workflow_id for step in calls})
+                        )
+                    )
+                ).all()
+            )
+            await write_audit_rows(
+                session, [_model_call_entry(step, customers.get(step.workflow_id)) for step in calls]
+            )
 
     @activity.defn(name=FINISH_RUN)
     async def finish_run(self, req: FinishRunRequest) -> None:
         """Close the run (writing the step records it carries); a retry keeps the first finish time."""
         async with self.sessionmaker() as session, session.begin():
-            for step in req.steps:
-                await self._record_step(session, step)
+            await self._record_steps(session, req.steps)
             result = await session.execute(
                 update(JourneyRun)
                 .where(JourneyRun.workflow_id == req.workflow_id)

@@ -90,7 +90,13 @@ def audit_entry(
 
 async def write_audit(session: AsyncSession, **entry: Any) -> None:
     """Insert one row built by `audit_entry`, inside the caller's transaction (commits with its effect)."""
-    await session.execute(insert(AuditEntry).values(**entry))
+    await write_audit_rows(session, [entry])
+
+
+async def write_audit_rows(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
+    """Insert rows built by `audit_entry` in one statement, inside the caller's transaction."""
+    if entries:
+        await session.execute(insert(AuditEntry.__table__).values(entries))
 
 
 async def audit_for_customer(

@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from activities.contracts import FinishRunRequest, RecordStepRequest, UpdateProfileRequest
+from activities.contracts import FinishRunRequest, RecordStepRequest, RecordStepsRequest, UpdateProfileRequest
 from activities.journey_activities import JourneyActivities
+from journeys_app.db import queries
 from journeys_app.db.audit import audit_entry, audit_for_customer, input_digest, purge_audit, write_audit
 from journeys_app.db.schema import AuditEntry, utcnow
 from tests.store.conftest import Store
@@ -99,6 +100,36 @@ async def test_model_steps_write_one_model_call_entry_each(store: Store, acts: J
     assert rows[0].details["step_type"] == "classify_intent"
     assert rows[0].input_sha256 != rows[3].input_sha256  # visit is part of the input
     assert all(re.fullmatch(r"[0-9a-f]{64}", r.input_sha256) for r in rows)
+
+
+async def test_a_batch_of_step_records_is_written_once_and_updated_on_retry(
+    store: Store, acts: JourneyActivities
+) -> None:
+    await run(acts.record_run, run_req())
+    first = [step_req("intent", "classify_intent", INTENT), step_req("wait", "wait", {})]
+    await run(acts.record_steps, RecordStepsRequest(steps=first))
+    retried = [*first, step_req("copy", "generate_copy", COPY)]  # a retry that carries one more
+    retried[1] = retried[1].model_copy(update={"result": {"waited": True}})
+    await run(acts.record_steps, RecordStepsRequest(steps=retried))
+    await run(
+        acts.finish_run,
+        FinishRunRequest(
+            workflow_id="wf-1",
+            status="completed",
+            outcome="ok",
+            path=["intent", "wait", "copy"],
+            steps=retried,
+        ),
+    )
+
+    calls = await entries(store, action="model_call")
+    assert [(r.subject, r.customer_id) for r in calls] == [("intent", "cust-ava"), ("copy", "cust-ava")]
+    detail = await queries.get_run(store.sessionmaker, "wf-1")
+    assert detail is not None and [(s.step_id, s.result) for s in detail.steps] == [
+        ("intent", INTENT),
+        ("wait", {"waited": True}),
+        ("copy", COPY),
+    ]
 
 
 async def test_concurrent_duplicate_step_writes_give_one_entry(store: Store, acts: JourneyActivities) -> None:
