@@ -1,4 +1,5 @@
-"""The bulk-enrolment activity: start one page of a segment's journeys, a bounded number at a time."""
+"""The bulk-enrolment activity: start one page of a segment's journeys, a bounded number at a time,
+and record the page's runs in one transaction."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from temporalio import activity
 
-from activities.contracts import ENROLL_PAGE, EnrollPageRequest, EnrollPageResult
+from activities.contracts import ENROLL_PAGE, EnrollPageRequest, EnrollPageResult, RecordRunRequest
+from journeys_app.db import queries
 from journeys_app.db.schema import EnrollmentMember
 from journeys_app.service import EntryKeyError, JourneyService
 from workflows.models import CustomerEvent
@@ -49,17 +51,20 @@ class EnrollmentActivities:
         window = asyncio.Semaphore(req.window)
         result = EnrollPageResult(members=len(members), started=0, existing=0)
 
+        records: list[RecordRunRequest] = []
+
         async def start(customer_id: str) -> None:
             async with window:
                 event = enrollment_event(trigger, req.enrollment_id, customer_id)
                 try:
-                    started = await self.service.trigger(req.journey_id, customer_id, event)
+                    started, record = await self.service.start(req.journey_id, customer_id, event)
                 except (
                     EntryKeyError,
                     ValueError,
                 ) as exc:  # this customer only; Temporal errors retry the page
                     result.failed.append(f"{customer_id}: {exc}")
                     return
+                records.append(record)
                 if started.started:
                     result.started += 1
                 else:
@@ -67,4 +72,6 @@ class EnrollmentActivities:
                 activity.heartbeat(result.started + result.existing)
 
         await asyncio.gather(*(start(c) for c in members))
+        # The page's run rows in one transaction; a page retried after a crash writes the rest.
+        await queries.insert_runs_if_absent(self.service.sessionmaker, records)
         return result

@@ -21,6 +21,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.contracts import RecordRunRequest
 from inference_worker.guardrails import brand_sensitive_words, check_message
 from journeys_app.db import queries
 from journeys_app.db.erasure import ErasureReport, erase_customer_data
@@ -195,16 +196,24 @@ class JourneyService:
 
     async def trigger(self, journey_id: str, customer_id: str, event: CustomerEvent) -> TriggerResult:
         """Start a journey for a customer; a duplicate (same entry key) returns the existing run."""
+        result, record = await self.start(journey_id, customer_id, event)
+        # A caller that started it may have stopped before recording it (a crashed batch page).
+        await queries.insert_runs_if_absent(self.sessionmaker, [record])
+        return result
+
+    async def start(
+        self, journey_id: str, customer_id: str, event: CustomerEvent
+    ) -> tuple[TriggerResult, RecordRunRequest]:
+        """`trigger` without recording the run: the caller records many at once
+        (`queries.insert_runs_if_absent`), as soon as it can, so events find them."""
         journey = self.journey(journey_id)
         args = self._start_args(journey, customer_id, event)
+        record = args["arg"].run_record(args["id"])
         try:
             handle = await self.client.start_workflow(JourneyWorkflow.run, **args)
         except WorkflowAlreadyStartedError as exc:
-            # A caller that started it may have stopped before recording it (a crashed batch page).
-            await self._remember(args["id"], args["arg"])
-            return TriggerResult(journey_id, args["id"], started=False, run_id=exc.run_id)
-        await self._remember(args["id"], args["arg"])
-        return TriggerResult(journey_id, args["id"], started=True, run_id=handle.result_run_id)
+            return TriggerResult(journey_id, args["id"], started=False, run_id=exc.run_id), record
+        return TriggerResult(journey_id, args["id"], started=True, run_id=handle.result_run_id), record
 
     async def event(self, customer_id: str, event: CustomerEvent) -> EventResult:
         """Feed an event to the customer's running journeys and start journeys it triggers."""
@@ -244,22 +253,39 @@ class JourneyService:
         return started
 
     async def route(
-        self, customer_id: str, event: CustomerEvent, journeys: list[LoadedJourney]
+        self,
+        customer_id: str,
+        event: CustomerEvent,
+        journeys: list[LoadedJourney],
+        runs: list[queries.ActiveRun] | None = None,
     ) -> EventResult:
-        """Signal the event to the customer's running journeys, then start `journeys` with it."""
+        """Signal the event to the customer's running journeys that react to it, then start
+        `journeys` with it. `runs`: the customer's active runs, when the caller has read them."""
+        if runs is None:
+            runs = (await queries.active_runs_for_customers(self.sessionmaker, {customer_id}))[customer_id]
         result = EventResult()
-        for workflow_id in await queries.active_runs_for_customer(self.sessionmaker, customer_id):
+        for run in runs:
+            if not self.listens(run, event.name):
+                continue
             try:
-                await self.client.get_workflow_handle(workflow_id).signal(
+                await self.client.get_workflow_handle(run.workflow_id).signal(
                     JourneyWorkflow.event, self.masked(event)
                 )
-                result.signalled.append(workflow_id)
+                result.signalled.append(run.workflow_id)
             except RPCError as exc:
                 if exc.status != RPCStatusCode.NOT_FOUND:
                     raise
         for journey in journeys:
             result.triggered.append(await self.trigger(journey.spec.id, customer_id, event))
         return result
+
+    def listens(self, run: queries.ActiveRun, event_name: str) -> bool:
+        """Whether the run reacts to this event. A run of a spec this catalog no longer holds (the
+        file changed since it started) is told every event, as it may wait for any of them."""
+        journey = self.catalog.get(run.journey_id)
+        if journey is None or journey.spec_hash != run.spec_hash:
+            return True
+        return event_name in journey.spec.listened_events()
 
     async def decide(self, journey_id: str, customer_id: str, event: CustomerEvent) -> DecisionResult:
         """Start (or join) the run and return its routing decision; the run goes on durably."""
@@ -281,12 +307,9 @@ class JourneyService:
             with contextlib.suppress(WorkflowAlreadyStartedError):
                 await operation.workflow_handle()
             return await self.handle(args["id"]).query(JourneyWorkflow.decision)
-        await self._remember(decision.workflow_id, inp)
+        # Record the run at once, so events sent right after the decision find it.
+        await queries.insert_runs_if_absent(self.sessionmaker, [inp.run_record(decision.workflow_id)])
         return decision
-
-    async def _remember(self, workflow_id: str, inp: JourneyInput) -> None:
-        """Record the run at once, so events sent right after the trigger find it."""
-        await queries.insert_run_if_absent(self.sessionmaker, inp.run_record(workflow_id))
 
     def handle(self, workflow_id: str) -> WorkflowHandle[JourneyWorkflow, Any]:
         return self.client.get_workflow_handle_for(JourneyWorkflow.run, workflow_id)

