@@ -74,6 +74,7 @@ STEP_BUDGET_PATCH = "step-budget"
 VERIFY_REVIEWER_PATCH = "verify-reviewer-account"
 MAX_INBOX = 100
 MAX_SEEN_EVENTS = 1000  # event ids a run remembers, to ignore a redelivered event
+MAX_UNRECORDED_STEPS = 100  # step records kept before a write, so one write's payload stays small
 
 
 class RunExited(Exception):
@@ -540,6 +541,8 @@ class JourneyWorkflow:
         )
         if self._batched:
             self._unrecorded.append(record)
+            if len(self._unrecorded) >= MAX_UNRECORDED_STEPS:  # a long stretch without a wait
+                await self.flush_steps()
             return
         await workflow.execute_local_activity(
             RECORD_STEP, record, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest_asyncio
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from journeys_app.catalog import load_catalog
@@ -45,7 +46,15 @@ class Stack:
         handle = self.client.get_workflow_handle(workflow_id)
         async with asyncio.timeout(timeout):
             while True:
-                state = await handle.query(JourneyWorkflow.state)
+                try:
+                    state = await handle.query(JourneyWorkflow.state)
+                except RPCError as exc:
+                    # A query can time out while a new worker takes over a run whose worker was
+                    # killed (the server tries the dead worker's sticky queue first): ask again.
+                    if exc.status == RPCStatusCode.NOT_FOUND:
+                        raise
+                    await asyncio.sleep(0.5)
+                    continue
                 if predicate(state):
                     return state
                 await asyncio.sleep(0.2)

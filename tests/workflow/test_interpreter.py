@@ -586,3 +586,21 @@ async def test_a_send_held_by_quiet_hours_shows_when_it_goes_out(harness):
     assert state.deferred_until.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M") == "08:00"
     await handle.result()
     assert (await handle.query(JourneyWorkflow.state)).deferred_until is None
+
+
+# A long stretch of steps without a wait: 250 profile updates in a row, then the end.
+BUSY = (
+    "id: busy\nversion: 1\ndescription: many steps without a wait\ntrigger: { event: go }\nsteps:\n"
+    + "".join(f"  - {{ id: tag{i}, type: update_profile, add_tags: [t{i}] }}\n" for i in range(250))
+    + "  - { id: done, type: exit }\n"
+)
+
+
+async def test_step_records_are_written_in_batches_of_at_most_a_hundred(harness):
+    handle = await harness.start(BUSY, "c1")
+    result = await handle.result()
+    assert len(result.path) == 251
+    batches = [len(c.steps) for c in harness.fakes.calls[ac.RECORD_STEPS]]
+    assert batches == [100, 100]  # no wait in between: written whenever 100 are kept
+    assert len(harness.fakes.calls[ac.FINISH_RUN][-1].steps) == 51  # the rest with the finish
+    assert len(harness.fakes.calls[ac.RECORD_STEP]) == 251  # every step visit, once
