@@ -125,6 +125,7 @@ class JourneyService:
             if j.spec.entry.key
             for name in fields_read(j.spec.entry.key, "event")
         )
+        self._listened = {j.spec.id: (j.spec_hash, j.spec.listened_events()) for j in catalog.values()}
 
     def masked(self, event: CustomerEvent) -> CustomerEvent:
         """The event as journeys see it: contact details in its texts masked (`138****5678`)."""
@@ -264,13 +265,12 @@ class JourneyService:
         if runs is None:
             runs = (await queries.active_runs_for_customers(self.sessionmaker, {customer_id}))[customer_id]
         result = EventResult()
+        masked = self.masked(event)
         for run in runs:
             if not self.listens(run, event.name):
                 continue
             try:
-                await self.client.get_workflow_handle(run.workflow_id).signal(
-                    JourneyWorkflow.event, self.masked(event)
-                )
+                await self.client.get_workflow_handle(run.workflow_id).signal(JourneyWorkflow.event, masked)
                 result.signalled.append(run.workflow_id)
             except RPCError as exc:
                 if exc.status != RPCStatusCode.NOT_FOUND:
@@ -282,10 +282,8 @@ class JourneyService:
     def listens(self, run: queries.ActiveRun, event_name: str) -> bool:
         """Whether the run reacts to this event. A run of a spec this catalog no longer holds (the
         file changed since it started) is told every event, as it may wait for any of them."""
-        journey = self.catalog.get(run.journey_id)
-        if journey is None or journey.spec_hash != run.spec_hash:
-            return True
-        return event_name in journey.spec.listened_events()
+        spec_hash, listened = self._listened.get(run.journey_id, (None, frozenset()))
+        return spec_hash != run.spec_hash or event_name in listened
 
     async def decide(self, journey_id: str, customer_id: str, event: CustomerEvent) -> DecisionResult:
         """Start (or join) the run and return its routing decision; the run goes on durably."""

@@ -10,6 +10,7 @@ time, so the runner writes their bytecode once, at worker start.
 
 from __future__ import annotations
 
+import functools
 import py_compile
 import sys
 from pathlib import Path
@@ -30,8 +31,13 @@ def precompile(*sources: Path) -> None:
             continue
 
 
-def journey_workflow_runner() -> SandboxedWorkflowRunner:
+@functools.cache
+def _precompile_workflows() -> None:
     precompile(*Path(__file__).parent.glob("*.py"))
+
+
+def journey_workflow_runner() -> SandboxedWorkflowRunner:
+    _precompile_workflows()  # once per process, however many workers it starts
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
     )

@@ -170,17 +170,6 @@ async def active_runs_for_customers(
     return found
 
 
-async def active_runs_for_customer(sessionmaker: SessionMaker, customer_id: str) -> list[str]:
-    """Workflow ids of the customer's runs that have not ended (e.g. to deliver an event)."""
-    async with sessionmaker() as session:
-        ids = await session.scalars(
-            select(JourneyRun.workflow_id)
-            .where(JourneyRun.customer_id == customer_id, JourneyRun.status.in_(ACTIVE_RUN_STATUSES))
-            .order_by(JourneyRun.started_at)
-        )
-        return list(ids)
-
-
 async def pending_reviews(sessionmaker: SessionMaker, group: str | None = None) -> list[ReviewRecord]:
     """Reviews still waiting for a decision (pending or escalated), earliest deadline first."""
     stmt = (

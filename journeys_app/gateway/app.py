@@ -193,9 +193,10 @@ def create_gateway_app(service: JourneyService, settings: Settings) -> FastAPI:
 
     async def limit(key: KeyInfo, customers: list[str | None]) -> None:
         vip = False
-        if limiter.needs_vip(key.key_id):  # the reserve: only requests about VIPs alone may use it
+        # The reserve: only requests about VIPs alone (every message with a userId) may use it.
+        if limiter.needs_vip(key.key_id) and customers and all(customers):
             ids = {c for c in customers if c}
-            vip = bool(customers) and all(customers) and await ingest.vip_customers(ids) == ids
+            vip = await ingest.vip_customers(ids) == ids
         wait = limiter.take(key.key_id, vip=vip)
         if wait:
             raise GatewayError(

@@ -10,6 +10,7 @@ from temporalio.service import RPCError
 
 from journeys_app.db import queries
 from journeys_app.db.customers import upsert_customers
+from tests.store.test_store import active_ids
 from workflows.models import CustomerEvent
 
 pytestmark = [pytest.mark.models, pytest.mark.slow]
@@ -50,4 +51,4 @@ async def test_erase_customer_with_a_running_journey(stack):
             except RPCError:
                 break  # not found: the history with the customer's message is gone
             await asyncio.sleep(0.5)
-    assert await queries.active_runs_for_customer(stack.sessionmaker, customer) == []
+    assert await active_ids(stack.sessionmaker, customer) == []
