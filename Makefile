@@ -7,10 +7,20 @@ BIN := $(VENV)/bin
 
 setup: $(VENV)/.installed
 
+# llama.cpp is built for a portable x86-64 (AVX2), not for this CPU (-march=native): a native build
+# segfaults where the CPU reports AMX that its VM does not enable, and a wheel pip cached on one
+# machine may not run on the next. The portable wheel is cached under its own name, built once.
+LLAMA := llama-cpp-python==0.3.36
+LLAMA_FLAGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+WHEELS := $(HOME)/.cache/ma-journeys/wheels/llama-portable
+
 # torch goes first, pinned to the CPU build: a plain resolve would pull several GB of CUDA wheels.
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
+	ls $(WHEELS)/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1 || CMAKE_ARGS="$(LLAMA_FLAGS)" \
+		$(BIN)/pip wheel -q --disable-pip-version-check --no-deps --no-cache-dir -w $(WHEELS) $(LLAMA)
+	$(BIN)/pip install -q --disable-pip-version-check --no-index --no-deps --force-reinstall --find-links $(WHEELS) $(LLAMA)
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[cpu,dev]'
 	touch $@
 
