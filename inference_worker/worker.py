@@ -1,7 +1,11 @@
-"""The inference worker process: loads the models once and serves the "inference" task queue.
+"""The inference worker process: loads the models once and serves the inference task queues.
 
 A separate deployable from the journey worker (DESIGN §2): GPU or CPU hosts scale on their own,
 and a model outage delays inference steps instead of stopping journeys.
+
+Two queues, one set of models: intent and score (the decision an MA may be waiting for) on
+`inference_task_queue`, copy generation on `copy_task_queue` with a few slots of its own, so a
+backlog of long generations never holds the slots a classification needs.
 """
 
 from __future__ import annotations
@@ -48,7 +52,8 @@ async def inference_worker(
     backend: InferenceBackend | None = None,
     max_concurrent_activities: int | None = None,
 ) -> AsyncIterator[Worker]:
-    """Yield a running Worker on settings.inference_task_queue; models load before polling starts.
+    """Yield the running Worker of settings.inference_task_queue (the copy queue's runs beside it);
+    models load before polling starts.
 
     It reports ready (the log line, and `settings.ready_file` when set) only once the models are
     loaded and it polls, so nothing is routed to a worker that cannot answer yet.
@@ -66,19 +71,32 @@ async def inference_worker(
         getattr(chain.primary, "load_seconds", ""),
     )
     activities = InferenceActivities(chain, heartbeat_s=settings.inference_heartbeat_s)
+    limits = {
+        "max_activities_per_second": settings.inference_activities_per_second,
+        "max_task_queue_activities_per_second": settings.inference_task_queue_activities_per_second,
+    }
+    # Copy of runs started before the copy queue existed still arrives here: it serves all three.
     worker = Worker(
         client,
         task_queue=settings.inference_task_queue,
         activities=activities.all(),
         max_concurrent_activities=max_concurrent_activities or settings.inference_max_concurrent_activities,
-        max_activities_per_second=settings.inference_activities_per_second,
-        max_task_queue_activities_per_second=settings.inference_task_queue_activities_per_second,
+        **limits,
+    )
+    copy_worker = Worker(
+        client,
+        task_queue=settings.copy_task_queue,
+        activities=[activities.generate_copy],
+        max_concurrent_activities=settings.copy_max_concurrent_activities,
+        **limits,
     )
     ready = settings.ready_file
     try:
-        async with worker:
+        async with worker, copy_worker:
             log.info(
-                "inference worker ready: models loaded, polling task queue %r", settings.inference_task_queue
+                "inference worker ready: models loaded, polling task queues %r and %r (copy)",
+                settings.inference_task_queue,
+                settings.copy_task_queue,
             )
             if ready is not None:
                 ready.parent.mkdir(parents=True, exist_ok=True)

@@ -1007,13 +1007,29 @@ def bench_inference(
 def bench_gateway(
     events: Annotated[int, typer.Option(min=100, help="Track events for the ingest figure.")] = 2000,
     decides: Annotated[int, typer.Option(min=5, help="Sequential decide calls for the latency figure.")] = 40,
+    load_rate: Annotated[float, typer.Option(min=0.1, help="Decide calls per second under load.")] = 10.0,
+    load_seconds: Annotated[float, typer.Option(min=1, help="How long the decide load lasts.")] = 60.0,
+    load_timeout_ms: Annotated[
+        int, typer.Option(min=10, max=30_000, help="The timeoutMs each call under load sends.")
+    ] = 300,
     as_json: JsonOpt = False,
 ) -> None:
-    """Segment ingest events/s and decide p50/p99 at light load, over loopback HTTP."""
+    """Segment ingest events/s, and decide p50/p99 one at a time and under an open-loop load."""
     from journeys_app.bench.gateway import run_gateway_bench
 
     with _output(as_json) as out:
-        _run(run_gateway_bench(_settings(), out, events=events, decides=decides, as_json=as_json))
+        _run(
+            run_gateway_bench(
+                _settings(),
+                out,
+                events=events,
+                decides=decides,
+                load_rate=load_rate,
+                load_seconds=load_seconds,
+                load_timeout_ms=load_timeout_ms,
+                as_json=as_json,
+            )
+        )
 
 
 @eval_app.command("intents")

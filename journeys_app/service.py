@@ -179,6 +179,7 @@ class JourneyService:
                 entry_key=key,
                 trigger=self.masked(event),
                 inference_task_queue=self.settings.inference_task_queue,
+                inference_copy_task_queue=self.settings.copy_task_queue,
                 inference_pickup_timeout_s=self.settings.inference_pickup_timeout_s,
                 inference_copy_pickup_timeout_s=self.settings.inference_copy_pickup_timeout_s,
                 step_budget=self.settings.run_step_budget,

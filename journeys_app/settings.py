@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     inference_activities_per_second: float | None = None
     inference_task_queue_activities_per_second: float | None = None
     inference_heartbeat_s: float = 5.0
+    # Copy generation has a task queue and slots of its own (default: "<inference_task_queue>-copy"),
+    # so a generation backlog never holds the slots of the classifications a decide call waits for.
+    inference_copy_task_queue: str = ""
+    copy_max_concurrent_activities: int = Field(default=2, ge=1)
+    # Generation threads (0: model_threads - 1, at least 1) at a lower OS priority (nice 0-19):
+    # the decision path keeps a core while copy is written.
+    copy_model_threads: int = Field(default=0, ge=0)
+    copy_nice: int = Field(default=10, ge=0, le=19)
 
     # Degradation (DESIGN §10): a primary call slower than this counts as a failure and degrades.
     degrade_latency_ms: float = 500.0
@@ -147,6 +155,10 @@ class Settings(BaseSettings):
 
     # Audit log entries older than this many days go with `journeys audit purge` (customer asks ≥ 180).
     audit_retention_days: int = 180
+
+    @property
+    def copy_task_queue(self) -> str:
+        return self.inference_copy_task_queue or f"{self.inference_task_queue}-copy"
 
     @property
     def resolved_database_url(self) -> str:

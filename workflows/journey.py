@@ -298,15 +298,16 @@ class JourneyWorkflow:
     async def inference(self, name: str, request: Any, result_type: type[T], timeout: timedelta) -> T:
         """The inference worker's answer, or rules / preset copy from this worker when it is gone."""
         assert self._input is not None
-        pickup = self._input.inference_pickup_timeout_s
-        if name == GENERATE_COPY and self._input.inference_copy_pickup_timeout_s:
-            pickup = self._input.inference_copy_pickup_timeout_s
+        pickup, queue = self._input.inference_pickup_timeout_s, self._input.inference_task_queue
+        if name == GENERATE_COPY:
+            pickup = self._input.inference_copy_pickup_timeout_s or pickup
+            queue = self._input.inference_copy_task_queue or queue
         try:
             return await workflow.execute_activity(
                 name,
                 request,
                 result_type=result_type,
-                task_queue=self._input.inference_task_queue,
+                task_queue=queue,
                 start_to_close_timeout=timeout,
                 # Not picked up in time (no inference worker): a timeout that is never retried.
                 schedule_to_start_timeout=timedelta(seconds=pickup),

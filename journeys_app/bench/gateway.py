@@ -1,4 +1,4 @@
-"""`journeys bench gateway`: sustained Segment ingest and the latency of `decide` at light load.
+"""`journeys bench gateway`: sustained Segment ingest, and `decide` at light load and under load.
 
 Everything real and on this machine: a throwaway dev server, a temporary SQLite store, both
 workers with the CPU models, and the gateway on uvicorn, driven over loopback HTTP.
@@ -7,6 +7,7 @@ workers with the CPU models, and the gateway on uvicorn, driven over loopback HT
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import time
 import uuid
@@ -88,8 +89,94 @@ async def _decide(
     return latencies
 
 
+def _messages(settings: Settings) -> list[str]:
+    """Real customer messages of every intent, so the load takes every branch (and its copy)."""
+    with (settings.journeys_dir / "samples" / "intent_eval.csv").open(newline="") as rows:
+        return [row["text"] for row in csv.DictReader(rows)]
+
+
+async def _decide_under_load(
+    web: httpx.AsyncClient,
+    service: JourneyService,
+    customers: list[str],
+    texts: list[str],
+    *,
+    rate: float,
+    seconds: float,
+    timeout_ms: int,
+) -> dict[str, Any]:
+    """Open loop: decide calls arrive at `rate` per second whatever the answers do, each with the
+    MA's `timeout_ms`; the runs' copy generation carries on behind them. Then the time until every
+    run has settled (copy written, waiting for a reviewer or ended): the generation backlog."""
+    calls = max(1, round(rate * seconds))
+    latencies: list[float] = []
+    outcomes = {"timeouts": 0, "errors": 0}
+    workflow_ids: list[str] = []
+
+    async def call(i: int) -> None:
+        body = {
+            "userId": customers[i % len(customers)],
+            "messageId": f"bench-{uuid.uuid4()}",
+            "properties": {"text": texts[i % len(texts)]},
+            "timeoutMs": timeout_ms,
+        }
+        began = time.perf_counter()
+        try:
+            response = await web.post("/v1/decide/complaint_routing", json=body)
+        except httpx.HTTPError:
+            outcomes["errors"] += 1
+            return
+        latencies.append((time.perf_counter() - began) * 1000)
+        if response.status_code != 200:
+            outcomes["errors"] += 1
+            return
+        answer = response.json()
+        workflow_ids.append(answer["workflow_id"])
+        if answer["timed_out"]:
+            outcomes["timeouts"] += 1
+
+    began = time.perf_counter()
+    tasks = []
+    for i in range(calls):
+        await asyncio.sleep(max(0.0, began + i / rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(call(i)))
+    offered_s = time.perf_counter() - began
+    await asyncio.gather(*tasks)
+    answered = time.perf_counter()
+    await _all_settled(service, workflow_ids)
+    return {
+        "calls": calls,
+        "rate_per_s": round(calls / offered_s, 2),
+        "timeout_ms": timeout_ms,
+        "p50_ms": round(percentile(latencies, 0.5), 1),
+        "p99_ms": round(percentile(latencies, 0.99), 1),
+        **outcomes,
+        "backlog_drain_s": round(time.perf_counter() - answered, 1),
+    }
+
+
+async def _all_settled(service: JourneyService, workflow_ids: list[str]) -> None:
+    """Every run idle; a few queries at a time, so polling does not become the load."""
+    gate = asyncio.Semaphore(4)
+
+    async def settle(workflow_id: str) -> None:
+        async with gate:
+            await _settled(service, workflow_id)
+
+    async with asyncio.timeout(1800):
+        await asyncio.gather(*(settle(w) for w in workflow_ids))
+
+
 async def run_gateway_bench(
-    settings: Settings, console: Console, *, events: int = 2000, decides: int = 40, as_json: bool = False
+    settings: Settings,
+    console: Console,
+    *,
+    events: int = 2000,
+    decides: int = 40,
+    load_rate: float = 10.0,
+    load_seconds: float = 60.0,
+    load_timeout_ms: int = 300,
+    as_json: bool = False,
 ) -> dict[str, Any]:
     from inference_worker.worker import inference_worker
 
@@ -115,6 +202,15 @@ async def run_gateway_bench(
                 single = await _ingest(web, customers, max(100, events // 10), 1, 8)
                 await _decide(web, service, customers, 3)  # warm-up
                 latencies = await _decide(web, service, customers, decides)
+                under_load = await _decide_under_load(
+                    web,
+                    service,
+                    customers,
+                    _messages(settings),
+                    rate=load_rate,
+                    seconds=load_seconds,
+                    timeout_ms=load_timeout_ms,
+                )
     report = {
         "benchmark": "gateway",
         "ingest_batched_events_per_s": batched,
@@ -124,6 +220,7 @@ async def run_gateway_bench(
             "p50_ms": round(percentile(latencies, 0.5), 1),
             "p99_ms": round(percentile(latencies, 0.99), 1),
         },
+        "decide_under_load": under_load,
     }
     if as_json:
         console.print_json(json.dumps(report))
@@ -133,5 +230,12 @@ async def run_gateway_bench(
     table.add_row("ingest, /v1/track one by one, 8 in flight", f"{single:.0f} events/s")
     decide = report["decide_light_load"]
     table.add_row("decide, one at a time", f"p50 {decide['p50_ms']:.0f} ms, p99 {decide['p99_ms']:.0f} ms")
+    load = report["decide_under_load"]
+    table.add_row(
+        f"decide, {load['rate_per_s']:g}/s arriving for {load_seconds:g} s, timeoutMs {load_timeout_ms}",
+        f"p50 {load['p50_ms']:.0f} ms, p99 {load['p99_ms']:.0f} ms, "
+        f"{load['timeouts']} timeouts, {load['errors']} errors of {load['calls']}",
+    )
+    table.add_row("copy backlog drained after the load", f"{load['backlog_drain_s']:.0f} s")
     console.print(table)
     return report

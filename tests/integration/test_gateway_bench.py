@@ -11,10 +11,26 @@ from tests.cli import journeys
 pytestmark = [pytest.mark.models, pytest.mark.slow]
 
 
-def test_bench_gateway_reports_ingest_and_decide_figures() -> None:
-    done = journeys("bench", "gateway", "--events", "100", "--decides", "5", "--json")
+def test_bench_gateway_reports_ingest_decide_and_load_figures() -> None:
+    done = journeys(
+        "bench",
+        "gateway",
+        "--events",
+        "100",
+        "--decides",
+        "5",
+        "--load-rate",
+        "4",
+        "--load-seconds",
+        "2",
+        "--json",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
     assert report["ingest_batched_events_per_s"] > 0 and report["ingest_single_events_per_s"] > 0
     decide = report["decide_light_load"]
     assert decide["calls"] == 5 and 0 < decide["p50_ms"] <= decide["p99_ms"]
+    load = report["decide_under_load"]
+    assert load["calls"] == 8 and load["rate_per_s"] > 0 and load["errors"] == 0
+    assert 0 < load["p50_ms"] <= load["p99_ms"] and 0 <= load["timeouts"] <= 8
+    assert load["backlog_drain_s"] >= 0

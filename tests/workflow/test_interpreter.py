@@ -9,9 +9,11 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
+from temporalio.worker import Worker
 
 from activities import contracts as ac
 from inference_worker import contracts as ic
+from tests.workflow.conftest import Fakes
 from workflows.journey import JourneyWorkflow
 from workflows.models import CustomerEvent, DecideRequest, ReviewDecision
 
@@ -604,3 +606,24 @@ async def test_step_records_are_written_in_batches_of_at_most_a_hundred(harness)
     assert batches == [100, 100]  # no wait in between: written whenever 100 are kept
     assert len(harness.fakes.calls[ac.FINISH_RUN][-1].steps) == 51  # the rest with the finish
     assert len(harness.fakes.calls[ac.RECORD_STEP]) == 251  # every step visit, once
+
+
+async def test_copy_goes_to_its_own_queue_and_classification_stays_on_the_inference_queue(harness):
+    """A generation backlog must never hold the slots of a classification a decide call waits for."""
+    copy_fakes = Fakes(customers={})
+    queue = f"{harness.task_queue}-copy"
+    async with Worker(harness.client, task_queue=queue, activities=[copy_fakes.generate_copy]):
+        event = CustomerEvent(name="message_received", properties={"text": "how do I return it?"})
+        handle = await harness.start(ROUTING, "c2", event, inference_copy_task_queue=queue)
+        result = await handle.result()
+    assert result.path[-3:] == ["answer", "send_answer", "done"]
+    assert [r.template for r in copy_fakes.calls[ic.GENERATE_COPY]] == ["email/answer"]
+    assert ic.GENERATE_COPY not in harness.fakes.calls
+    assert len(harness.fakes.calls[ic.CLASSIFY_INTENT]) == 1
+
+
+async def test_runs_started_without_a_copy_queue_send_copy_to_the_inference_queue(harness):
+    event = CustomerEvent(name="message_received", properties={"text": "how do I return it?"})
+    result = await (await harness.start(ROUTING, "c2", event)).result()
+    assert result.outcome == "routed"
+    assert [r.template for r in harness.fakes.calls[ic.GENERATE_COPY]] == ["email/answer"]
