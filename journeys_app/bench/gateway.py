@@ -1,7 +1,9 @@
 """`journeys bench gateway`: sustained Segment ingest, and `decide` at light load and under load.
 
 Everything real and on this machine: a throwaway dev server, a temporary SQLite store, both
-workers with the CPU models, and the gateway on uvicorn, driven over loopback HTTP.
+workers with the CPU models, and the gateway on uvicorn, driven over loopback HTTP. The inference
+worker runs in its own process, as it is deployed, so the models do not share the gateway's
+event loop and GIL.
 """
 
 from __future__ import annotations
@@ -9,8 +11,13 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import os
+import signal
+import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -28,6 +35,38 @@ from journeys_app.runtime import journey_worker
 from journeys_app.service import JourneyService
 from journeys_app.settings import Settings
 from journeys_app.stack import throwaway_dev_server
+
+
+@asynccontextmanager
+async def _inference_process(settings: Settings, address: str) -> AsyncIterator[None]:
+    """`journeys inference-worker` against the bench's server, until its models are loaded."""
+    ready = settings.state_dir / "inference.ready"
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": address,
+        "JOURNEYS_INFERENCE_TASK_QUEUE": settings.inference_task_queue,
+        "JOURNEYS_STATE_DIR": str(settings.state_dir),
+        "JOURNEYS_READY_FILE": str(ready),
+        "JOURNEYS_TRACING": "none",
+        "JOURNEYS_LOG_LEVEL": "WARNING",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "journeys_app.cli", "inference-worker", env=env, stdout=sys.stderr.fileno()
+    )
+    try:
+        async with asyncio.timeout(300):
+            while not ready.exists():
+                if process.returncode is not None:
+                    raise RuntimeError(f"the inference worker exited with {process.returncode}; see stderr")
+                await asyncio.sleep(0.2)
+        yield
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                process.kill()
 
 
 async def _ingest(
@@ -178,15 +217,13 @@ async def run_gateway_bench(
     load_timeout_ms: int = 300,
     as_json: bool = False,
 ) -> dict[str, Any]:
-    from inference_worker.worker import inference_worker
-
     # A limit far above what the machine can send: measure the gateway, not its limiter.
     with bench_settings(settings, gateway_port=0, gateway_rate_per_minute=1_000_000) as (settings, _):
         async with (
             throwaway_dev_server() as env,
             open_database(settings) as (_, sessionmaker),
             journey_worker(env.client, settings, sessionmaker),
-            inference_worker(env.client, settings),
+            _inference_process(settings, env.client.service_client.config.target_host),
         ):
             samples = load_customers_file(settings.journeys_dir / "samples" / "customers.yaml")
             await upsert_customers(sessionmaker, samples)
