@@ -52,7 +52,7 @@ async def inference_worker(
     backend: InferenceBackend | None = None,
     max_concurrent_activities: int | None = None,
 ) -> AsyncIterator[Worker]:
-    """Yield the running Worker of settings.inference_task_queue (the copy queue's runs beside it);
+    """Yield the running Worker of settings.inference_task_queue (the copy queue's Worker runs beside it);
     models load before polling starts.
 
     It reports ready (the log line, and `settings.ready_file` when set) only once the models are

@@ -1,9 +1,9 @@
 """`journeys bench gateway`: sustained Segment ingest, and `decide` at light load and under load.
 
-Everything real and on this machine: a throwaway dev server, a temporary SQLite store, both
-workers with the CPU models, and the gateway on uvicorn, driven over loopback HTTP. The inference
-worker runs in its own process, as it is deployed, so the models do not share the gateway's
-event loop and GIL.
+Everything real and on this machine: a throwaway dev server, a temporary SQLite store, the
+journey worker, the inference worker with the CPU models in its own process (as deployed, so the
+models do not share the gateway's event loop and GIL), and the gateway on uvicorn, driven over
+loopback HTTP.
 """
 
 from __future__ import annotations
