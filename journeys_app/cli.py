@@ -949,7 +949,7 @@ def bench_all(
         typer.Option("--readme", help="Rewrite this README's figures section from the results."),
     ] = None,
 ) -> None:
-    """Every benchmark (engine, inference, gateway) and intent accuracy, in one run (~5 min)."""
+    """Every benchmark (engine, inference, gateway, enrolment) and intent accuracy, in one run (~20 min)."""
     if ctx.invoked_subcommand is not None:
         return
     from journeys_app.bench.suite import ReadmeError, run_all_benches
@@ -1030,6 +1030,18 @@ def bench_gateway(
                 as_json=as_json,
             )
         )
+
+
+@bench_app.command("enrollment")
+def bench_enrollment(
+    customers: Annotated[int, typer.Option(min=100, help="Customers in the enrolled segment.")] = 10_000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Bulk enrolment of a segment: journey starts per second, stored and recorded."""
+    from journeys_app.bench.enrollment import run_enrollment_bench
+
+    with _output(as_json) as out:
+        _run(run_enrollment_bench(_settings(), out, customers=customers, as_json=as_json))
 
 
 @eval_app.command("intents")

@@ -150,6 +150,9 @@ class Settings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(default=8400, ge=0, le=65535)
     gateway_rate_per_minute: int = Field(default=500, ge=1)  # per API key
+    # A verified API key is trusted this long without a store read; a revocation takes effect
+    # within it. 0: every request reads the key.
+    gateway_key_cache_s: float = Field(default=5.0, ge=0, le=300)
 
     log_level: str = "INFO"
 

@@ -3,7 +3,7 @@
 Everything real and on this machine: a throwaway dev server, a temporary SQLite store, the
 journey worker, the inference worker with the CPU models in its own process (as deployed, so the
 models do not share the gateway's event loop and GIL), and the gateway on uvicorn, driven over
-loopback HTTP.
+loopback HTTP; the ingest load comes from a process of its own too, as an MA system's would.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from journeys_app.bench.ingest_load import ingest_from_another_process
 from journeys_app.bench.settings import bench_settings
 from journeys_app.bench.stats import percentile
 from journeys_app.catalog import load_catalog
@@ -67,32 +68,6 @@ async def _inference_process(settings: Settings, address: str) -> AsyncIterator[
                 await asyncio.wait_for(process.wait(), 30)
             except TimeoutError:
                 process.kill()
-
-
-async def _ingest(
-    web: httpx.AsyncClient, customers: list[str], events: int, batch: int, concurrency: int
-) -> float:
-    """Events per second through /v1/batch; the events trigger no journey, so this is the gateway's cost."""
-    gate = asyncio.Semaphore(concurrency)
-
-    async def send(start: int) -> None:
-        messages = [
-            {
-                "type": "track",
-                "userId": customers[i % len(customers)],
-                "event": "page_viewed",
-                "properties": {"path": f"/p/{i}"},
-                "messageId": f"bench-{uuid.uuid4()}",
-            }
-            for i in range(start, min(start + batch, events))
-        ]
-        async with gate:
-            response = await web.post("/v1/batch", json={"batch": messages})
-            response.raise_for_status()
-
-    began = time.perf_counter()
-    await asyncio.gather(*(send(s) for s in range(0, events, batch)))
-    return round(events / (time.perf_counter() - began), 1)
 
 
 async def _settled(service: JourneyService, workflow_id: str) -> None:
@@ -234,9 +209,9 @@ async def run_gateway_bench(
                 serve_gateway(service, settings) as url,
                 httpx.AsyncClient(base_url=url, auth=(key, ""), timeout=60) as web,
             ):
-                await _ingest(web, customers, 200, 100, 4)  # warm-up
-                batched = await _ingest(web, customers, events, 100, 4)
-                single = await _ingest(web, customers, max(100, events // 10), 1, 8)
+                await ingest_from_another_process(url, key, customers, 200, 100, 4)  # warm-up
+                batched = await ingest_from_another_process(url, key, customers, events, 100, 4)
+                single = await ingest_from_another_process(url, key, customers, max(100, events // 4), 1, 8)
                 await _decide(web, service, customers, 3)  # warm-up
                 latencies = await _decide(web, service, customers, decides)
                 under_load = await _decide_under_load(

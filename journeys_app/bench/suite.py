@@ -50,9 +50,10 @@ def machine() -> str:
 async def run_all_benches(
     settings: Settings, console: Console, *, as_json: bool = False, readme: Path | None = None
 ) -> dict[str, Any]:
-    """Engine, inference, gateway and intent accuracy, one after another, on default sizes."""
+    """Engine, inference, gateway, enrolment and intent accuracy, one after another, on default sizes."""
     from inference_worker.evaluation import evaluate_taxonomy
     from journeys_app.bench.engine import run_engine_bench
+    from journeys_app.bench.enrollment import run_enrollment_bench
     from journeys_app.bench.gateway import run_gateway_bench
     from journeys_app.bench.inference import run_inference_bench
 
@@ -65,6 +66,7 @@ async def run_all_benches(
         "engine": lambda: run_engine_bench(settings, quiet),
         "inference": lambda: run_inference_bench(settings, quiet),
         "gateway": lambda: run_gateway_bench(settings, quiet),
+        "enrollment": lambda: run_enrollment_bench(settings, quiet),
     }
     for name, bench in benches.items():
         progress.print(f"bench {name}…")

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.contracts import CustomerProfile, RecordRunRequest
 from journeys_app.db.customers import to_profile
@@ -152,21 +153,24 @@ async def active_runs_for_customers(
     sessionmaker: SessionMaker, customer_ids: set[str]
 ) -> dict[str, list[ActiveRun]]:
     """The runs that have not ended of each of these customers, oldest first, in one query."""
+    async with sessionmaker() as session:
+        return await active_runs_in(session, customer_ids)
+
+
+async def active_runs_in(session: AsyncSession, customer_ids: set[str]) -> dict[str, list[ActiveRun]]:
+    """`active_runs_for_customers` in a session the caller goes on using."""
     found: dict[str, list[ActiveRun]] = {c: [] for c in customer_ids}
     if not customer_ids:
         return found
-    async with sessionmaker() as session:
-        rows = await session.execute(
-            select(
-                JourneyRun.customer_id, JourneyRun.workflow_id, JourneyRun.journey_id, JourneyRun.spec_hash
-            )
-            .where(JourneyRun.customer_id.in_(customer_ids), JourneyRun.status.in_(ACTIVE_RUN_STATUSES))
-            .order_by(JourneyRun.started_at)
+    rows = await session.execute(
+        select(JourneyRun.customer_id, JourneyRun.workflow_id, JourneyRun.journey_id, JourneyRun.spec_hash)
+        .where(JourneyRun.customer_id.in_(customer_ids), JourneyRun.status.in_(ACTIVE_RUN_STATUSES))
+        .order_by(JourneyRun.started_at)
+    )
+    for customer_id, workflow_id, journey_id, spec_hash in rows:
+        found[customer_id].append(
+            ActiveRun(workflow_id=workflow_id, journey_id=journey_id, spec_hash=spec_hash)
         )
-        for customer_id, workflow_id, journey_id, spec_hash in rows:
-            found[customer_id].append(
-                ActiveRun(workflow_id=workflow_id, journey_id=journey_id, spec_hash=spec_hash)
-            )
     return found
 
 

@@ -16,6 +16,7 @@ import logging
 import zlib
 from typing import Annotated, Any, TypeVar
 
+from cachetools import TTLCache
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -170,6 +171,18 @@ def create_gateway_app(service: JourneyService, settings: Settings) -> FastAPI:
         body = {"code": "invalid_request", "message": "invalid request", "detail": problems[:50]}
         return JSONResponse(body, status_code=400)
 
+    verified: TTLCache[str, KeyInfo] | None = (
+        TTLCache(maxsize=1024, ttl=settings.gateway_key_cache_s) if settings.gateway_key_cache_s else None
+    )
+
+    async def verified_key(key: str) -> KeyInfo | None:
+        info = verified.get(key) if verified is not None else None
+        if info is None:
+            info = await verify_key(service.sessionmaker, key)
+            if info is not None and verified is not None:
+                verified[key] = info
+        return info
+
     def scope(name: str) -> Any:
         async def require(request: Request) -> KeyInfo:
             key = _key_from(request)
@@ -178,7 +191,7 @@ def create_gateway_app(service: JourneyService, settings: Settings) -> FastAPI:
                     401, "missing API key", "send it as Basic auth user name or Bearer token",
                     {"WWW-Authenticate": 'Basic realm="journeys"'},
                 )  # fmt: skip
-            info = await verify_key(service.sessionmaker, key)
+            info = await verified_key(key)
             if info is None:
                 raise GatewayError(
                     401, "unknown or revoked API key", None, {"WWW-Authenticate": 'Basic realm="journeys"'}

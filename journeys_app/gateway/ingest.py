@@ -6,7 +6,9 @@
    and field (`IngestError`, a 400).
 2. Store: one transaction claims each messageId and upserts the identified customers. Claims are
    scoped as Segment dedupes (per source, the API key's name, and per customer); a messageId
-   already claimed answers `duplicate`, atomically, however many copies arrive at once.
+   already claimed answers `duplicate`, atomically, however many copies arrive at once. A track
+   that starts nothing and reaches no running journey (the customers' active runs are read first)
+   is stored as done: it costs one read and one transaction, and never reaches Temporal.
 3. Route: each claimed track is signalled to the customer's running journeys that react to it
    (a wait for it, exit_on, goal; an event no run reacts to never reaches Temporal) and starts the
    journeys it triggers. When Temporal fails here, the claims of the messages not yet routed are
@@ -16,6 +18,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -79,6 +83,7 @@ class _Checked:
     row: dict[str, Any] | None = None  # identify: the customer fields to write
     event: CustomerEvent | None = None  # track: the event to route
     journeys: list[LoadedJourney] = field(default_factory=list)  # track: the journeys it starts
+    inert: bool = False  # track: starts nothing and no run reacts to it, so it is done when stored
 
     @property
     def claim_key(self) -> tuple[str, str] | None:
@@ -116,6 +121,10 @@ def _renamed(where: str, names: dict[str, str]) -> str:
 class Ingest:
     def __init__(self, service: JourneyService) -> None:
         self.service = service
+        # SQLite has one writer at a time, and a writer that finds the file locked sleeps in its
+        # busy handler (steps of up to 100 ms). This process's claims queue here instead.
+        sqlite = service.sessionmaker.kw["bind"].dialect.name == "sqlite"
+        self._claims = asyncio.Lock() if sqlite else contextlib.nullcontext()
 
     @property
     def sessionmaker(self) -> SessionMaker:
@@ -195,14 +204,24 @@ class Ingest:
         return checked
 
     # ------------------------------------------------------------------ 2. store
-    async def _store(self, source: str, checked: list[_Checked]) -> set[int]:
+    async def _store(
+        self, source: str, checked: list[_Checked], tracks: list[_Checked]
+    ) -> tuple[set[int], dict[str, list[queries.ActiveRun]]]:
         """Claim every messageId and upsert identified customers in one transaction.
 
-        Returns the indexes of the messages this request acts on (claimed here, or without an id).
+        Returns the indexes of the messages this request acts on (claimed here, or without an id)
+        and the active runs of the tracks' customers.
         """
         keyed = [c for c in checked if c.claim_key and isinstance(c.message, TrackMessage | IdentifyMessage)]
         now = utcnow()
-        async with self.sessionmaker() as session, session.begin():
+        async with self._claims, self.sessionmaker() as session, session.begin():
+            # One query for the active runs of every customer here, before the claims (on SQLite
+            # it takes no write lock): a message that starts nothing and reaches no run is claimed
+            # as done, so it costs this one transaction.
+            runs = await queries.active_runs_in(
+                session, {c.message.userId for c in tracks if c.message.userId}
+            )
+            self._mark_inert(tracks, runs)
             owned: set[tuple[str, str]] = set()
             for start in range(0, len(keyed), _CLAIM_CHUNK):
                 chunk = {c.claim_key: c for c in keyed[start : start + _CLAIM_CHUNK]}
@@ -212,7 +231,7 @@ class Ingest:
                         "customer_id": key[0],
                         "message_id": key[1],
                         "kind": c.message.type,
-                        "status": "done" if c.row is not None else "processing",
+                        "status": _claim_status(c),
                         "received_at": now,
                         "claimed_at": now,
                     }
@@ -235,7 +254,7 @@ class Ingest:
                             IngestedEvent.status == "processing",
                             IngestedEvent.claimed_at < now - CLAIM_LEASE,
                         )
-                        .values(claimed_at=now)
+                        .values(claimed_at=now, status=_claim_status(chunk[key]))
                     )
                     if taken.rowcount == 1:
                         owned.add(key)
@@ -243,7 +262,7 @@ class Ingest:
             await write_customers(
                 session, [c.row for c in checked if c.row is not None and c.index in acting]
             )
-        return acting
+        return acting, runs
 
     async def _release(self, source: str, keys: list[tuple[str, str]]) -> None:
         """Forget claims whose routing did not happen, so a resend acts on them."""
@@ -274,7 +293,8 @@ class Ingest:
     async def handle(self, source: str, messages: list[Message]) -> list[MessageOutcome]:
         """Check, store and route one request's messages (see the module docstring)."""
         checked = await self.check(messages)
-        acting = await self._store(source, checked)
+        tracks = [c for c in checked if c.event is not None and c.message.userId]
+        acting, runs = await self._store(source, checked, tracks)
         outcomes = [
             MessageOutcome(
                 messageId=c.message.messageId,
@@ -285,12 +305,9 @@ class Ingest:
             )
             for c in checked
         ]
-        to_route = [c for c in checked if c.event is not None and c.index in acting]
-        # One query for the active runs of every customer here; runs started below join them, so
-        # a later message of the same request reaches a run an earlier one started.
-        runs = await queries.active_runs_for_customers(
-            self.sessionmaker, {c.message.userId for c in to_route if c.message.userId}
-        )
+        # Runs started below join `runs`, so a later message of the same request reaches a run an
+        # earlier one started.
+        to_route = [c for c in tracks if c.index in acting and not c.inert]
         routed: list[tuple[str, str]] = []
         for position, item in enumerate(to_route):
             assert item.event is not None and item.message.userId is not None
@@ -323,6 +340,15 @@ class Ingest:
         await self._done(source, routed)
         return outcomes
 
+    def _mark_inert(self, tracks: list[_Checked], runs: dict[str, list[queries.ActiveRun]]) -> None:
+        # A customer for whom this request starts a journey: the run may react to later messages.
+        starting = {c.message.userId for c in tracks if c.journeys}
+        for c in tracks:
+            assert c.event is not None and c.message.userId is not None
+            c.inert = c.message.userId not in starting and not any(
+                self.service.listens(run, c.event.name) for run in runs[c.message.userId]
+            )
+
     async def vip_customers(self, customer_ids: set[str]) -> set[str]:
         """Which of these customers are VIP (they keep being served when a key is rate limited)."""
         if not customer_ids:
@@ -332,6 +358,11 @@ class Ingest:
                 select(Customer.id).where(Customer.id.in_(customer_ids), Customer.tier == "vip")
             )
             return set(rows)
+
+
+def _claim_status(item: _Checked) -> str:
+    """An identify is applied in the claim's transaction, an inert track has nothing left to do."""
+    return "done" if item.row is not None or item.inert else "processing"
 
 
 _TYPES = frozenset({"track", "identify", "page", "screen", "group", "alias"})

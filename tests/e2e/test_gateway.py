@@ -159,6 +159,26 @@ async def test_rate_limit_keeps_a_reserve_for_vip_customers(stack) -> None:
         assert vip.status_code == 200
 
 
+async def revoked_midway(stack, cache_s: float, wait_s: float) -> list[int]:
+    """Statuses of a request before and `wait_s` after the key is revoked."""
+    key = await create_key(stack.sessionmaker, "soon-revoked", ["ingest"])
+    settings = stack.settings.model_copy(update={"gateway_port": 0, "gateway_key_cache_s": cache_s})
+    async with (
+        serve_gateway(stack.service, settings) as url,
+        httpx.AsyncClient(base_url=url, auth=(key, "")) as web,
+    ):
+        before = await web.post("/v1/track", json=track("cust-ben", "page_viewed"))
+        assert await revoke_key(stack.sessionmaker, key)
+        await asyncio.sleep(wait_s)
+        after = await web.post("/v1/track", json=track("cust-ben", "page_viewed"))
+    return [before.status_code, after.status_code]
+
+
+async def test_a_revoked_key_is_refused_once_its_verification_expires(stack) -> None:
+    assert await revoked_midway(stack, cache_s=0, wait_s=0) == [200, 401]
+    assert await revoked_midway(stack, cache_s=1.0, wait_s=1.2) == [200, 401]
+
+
 async def test_decide_answers_within_its_deadline_or_says_so(stack, gateway) -> None:
     url, key = gateway
     route = "/v1/decide/complaint_routing"

@@ -6,7 +6,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from sqlalchemy import select
 
+from journeys_app.db.schema import IngestedEvent
 from tests.gateway.conftest import Gateway
 from tests.gateway.test_dedupe import outcomes, start_conversations
 
@@ -30,6 +32,13 @@ async def test_an_event_no_run_reacts_to_is_not_signalled(gw: Gateway) -> None:
     assert viewed["outcome"] == "processed" and viewed["signalled"] == []  # no journey waits for it
     assert replied["signalled"] == [run]
     assert await outcomes(gw, [run]) == ["replied_once"]
+    # The inert one is claimed as done at once, the routed one once routed: a resend of either
+    # is a duplicate, never a second delivery.
+    async with gw.sessionmaker() as session:
+        statuses = await session.scalars(
+            select(IngestedEvent.status).where(IngestedEvent.customer_id == customer)
+        )
+        assert sorted(statuses) == ["done"] * 3  # with the conversation's start
 
 
 async def test_a_later_message_of_a_batch_reaches_the_run_an_earlier_one_started(gw: Gateway) -> None:

@@ -1,8 +1,10 @@
-"""Replay recorded histories of the sample journeys against today's workflow code.
+"""Replay recorded histories of the sample journeys and of bulk enrolment against today's code.
 
-A change that makes JourneyWorkflow non-deterministic for runs already in flight fails here.
+A change that makes JourneyWorkflow or EnrollmentWorkflow non-deterministic for runs already in
+flight fails here.
 Re-record after an intended, patched change: rename the files to `<name>@<date>.json` first, so
-runs started under each earlier version stay covered, then `RECORD_HISTORIES=1 pytest tests/e2e`.
+runs started under each earlier version stay covered, then `RECORD_HISTORIES=1 pytest tests/e2e`
+(`enrollment*.json`: an enrolment of three pages, recorded the same way by hand).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from workflows.enrollment import EnrollmentWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.sandbox import journey_workflow_runner
 
@@ -24,7 +27,7 @@ HISTORIES = {
 
 
 def test_every_sample_journey_has_a_recorded_history():
-    assert set(HISTORIES) >= {"complaint_routing", "vip_escalation", "dormant_reengagement"}
+    assert set(HISTORIES) >= {"complaint_routing", "vip_escalation", "dormant_reengagement", "enrollment"}
 
 
 @pytest.mark.parametrize("name", sorted(HISTORIES))
@@ -32,7 +35,7 @@ async def test_replay(name: str):
     recorded = dict(HISTORIES[name])
     history = WorkflowHistory.from_json(recorded.pop("workflowId", name), recorded)
     replayer = Replayer(
-        workflows=[JourneyWorkflow],
+        workflows=[EnrollmentWorkflow if name.startswith("enrollment") else JourneyWorkflow],
         data_converter=pydantic_data_converter,
         workflow_runner=journey_workflow_runner(),
     )
