@@ -940,6 +940,25 @@ def demo(
         _run(run_demo(settings, out, as_json=as_json, interactive=interactive))
 
 
+PostgresOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--postgres",
+        help="Also measure on a throwaway database of this PostgreSQL server "
+        "(default: DATABASE_URL when it is PostgreSQL).",
+    ),
+]
+
+
+def _bench_postgres(postgres: str | None) -> str | None:
+    from journeys_app.bench.postgres import is_postgres
+
+    url = postgres or _settings().database_url
+    if postgres and not is_postgres(postgres):
+        _fail(f"--postgres {postgres!r} is not a postgresql:// URL")
+    return url if is_postgres(url) else None
+
+
 @bench_app.callback()
 def bench_all(
     ctx: typer.Context,
@@ -948,6 +967,7 @@ def bench_all(
         Path | None,
         typer.Option("--readme", help="Rewrite this README's figures section from the results."),
     ] = None,
+    postgres: PostgresOpt = None,
 ) -> None:
     """Every benchmark (engine, inference, gateway, enrolment) and intent accuracy, in one run (~20 min)."""
     if ctx.invoked_subcommand is not None:
@@ -956,7 +976,11 @@ def bench_all(
 
     try:
         with _output(as_json) as out:
-            _run(run_all_benches(_settings(), out, as_json=as_json, readme=readme))
+            _run(
+                run_all_benches(
+                    _settings(), out, as_json=as_json, readme=readme, postgres=_bench_postgres(postgres)
+                )
+            )
     except ReadmeError as exc:
         _fail(str(exc))
 
@@ -1012,6 +1036,10 @@ def bench_gateway(
     load_timeout_ms: Annotated[
         int, typer.Option(min=10, max=30_000, help="The timeoutMs each call under load sends.")
     ] = 300,
+    postgres: Annotated[
+        str | None,
+        typer.Option("--postgres", help="Measure on a throwaway database of this PostgreSQL server."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Segment ingest events/s, and decide p50/p99 one at a time and under an open-loop load."""
@@ -1027,6 +1055,7 @@ def bench_gateway(
                 load_rate=load_rate,
                 load_seconds=load_seconds,
                 load_timeout_ms=load_timeout_ms,
+                postgres=_bench_postgres(postgres) if postgres else None,
                 as_json=as_json,
             )
         )
@@ -1035,13 +1064,18 @@ def bench_gateway(
 @bench_app.command("enrollment")
 def bench_enrollment(
     customers: Annotated[int, typer.Option(min=100, help="Customers in the enrolled segment.")] = 10_000,
+    postgres: Annotated[
+        str | None,
+        typer.Option("--postgres", help="Measure on a throwaway database of this PostgreSQL server."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Bulk enrolment of a segment: journey starts per second, stored and recorded."""
     from journeys_app.bench.enrollment import run_enrollment_bench
 
+    store = _bench_postgres(postgres) if postgres else None
     with _output(as_json) as out:
-        _run(run_enrollment_bench(_settings(), out, customers=customers, as_json=as_json))
+        _run(run_enrollment_bench(_settings(), out, customers=customers, postgres=store, as_json=as_json))
 
 
 @eval_app.command("intents")

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from temporalio.worker import Worker
 
 from activities.enrollment import EnrollmentActivities
+from journeys_app.bench.postgres import bench_database
 from journeys_app.bench.settings import bench_settings
 from journeys_app.catalog import load_catalog
 from journeys_app.db.engine import open_database
@@ -31,30 +32,38 @@ JOURNEY = "dormant_reengagement"
 
 
 async def run_enrollment_bench(
-    settings: Settings, console: Console, *, customers: int = 10_000, as_json: bool = False
+    settings: Settings,
+    console: Console,
+    *,
+    customers: int = 10_000,
+    postgres: str | None = None,
+    as_json: bool = False,
 ) -> dict[str, Any]:
-    with bench_settings(settings) as (settings, tag):
-        parked = settings.model_copy(update={"journey_task_queue": f"bench-parked-{tag}"})
-        segment = settings.state_dir / "segment.csv"
-        segment.write_text("id\n" + "".join(f"bench-{tag}-{i}\n" for i in range(customers)))
-        async with throwaway_dev_server() as env, open_database(settings) as (_, sessionmaker):
-            catalog = load_catalog(settings)
-            batch_service = JourneyService(env.client, settings, catalog, sessionmaker)
-            worker = Worker(
-                env.client,
-                task_queue=settings.journey_task_queue,
-                workflows=[EnrollmentWorkflow],
-                activities=EnrollmentActivities(
-                    JourneyService(env.client, parked, catalog, sessionmaker)
-                ).all(),
-            )
-            async with worker:
-                began = time.perf_counter()
-                handle, total = await start_enrollment(batch_service, JOURNEY, str(segment))
-                progress = await handle.result()
-                elapsed = time.perf_counter() - began
-            async with sessionmaker() as session:
-                recorded = await session.scalar(select(func.count()).select_from(JourneyRun))
+    """Enrolment on a temporary SQLite store, or on a throwaway database of the PostgreSQL server
+    at `postgres`."""
+    async with bench_database(postgres) as database_url:
+        with bench_settings(settings, database_url) as (settings, tag):
+            parked = settings.model_copy(update={"journey_task_queue": f"bench-parked-{tag}"})
+            segment = settings.state_dir / "segment.csv"
+            segment.write_text("id\n" + "".join(f"bench-{tag}-{i}\n" for i in range(customers)))
+            async with throwaway_dev_server() as env, open_database(settings) as (_, sessionmaker):
+                catalog = load_catalog(settings)
+                batch_service = JourneyService(env.client, settings, catalog, sessionmaker)
+                worker = Worker(
+                    env.client,
+                    task_queue=settings.journey_task_queue,
+                    workflows=[EnrollmentWorkflow],
+                    activities=EnrollmentActivities(
+                        JourneyService(env.client, parked, catalog, sessionmaker)
+                    ).all(),
+                )
+                async with worker:
+                    began = time.perf_counter()
+                    handle, total = await start_enrollment(batch_service, JOURNEY, str(segment))
+                    progress = await handle.result()
+                    elapsed = time.perf_counter() - began
+                async with sessionmaker() as session:
+                    recorded = await session.scalar(select(func.count()).select_from(JourneyRun))
     if progress.started != total or recorded != total:
         raise RuntimeError(
             f"enrolment of {total} started {progress.started} runs and recorded {recorded}: "
@@ -62,6 +71,7 @@ async def run_enrollment_bench(
         )
     report = {
         "benchmark": "enrollment",
+        "store": "postgresql" if postgres else "sqlite",
         "journey": JOURNEY,
         "customers": total,
         "seconds": round(elapsed, 1),

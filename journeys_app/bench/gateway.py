@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from journeys_app.bench.ingest_load import ingest_from_another_process
+from journeys_app.bench.postgres import bench_database
 from journeys_app.bench.settings import bench_settings
 from journeys_app.bench.stats import percentile
 from journeys_app.catalog import load_catalog
@@ -190,41 +191,51 @@ async def run_gateway_bench(
     load_rate: float = 10.0,
     load_seconds: float = 60.0,
     load_timeout_ms: int = 300,
+    postgres: str | None = None,
     as_json: bool = False,
 ) -> dict[str, Any]:
-    # A limit far above what the machine can send: measure the gateway, not its limiter.
-    with bench_settings(settings, gateway_port=0, gateway_rate_per_minute=1_000_000) as (settings, _):
-        async with (
-            throwaway_dev_server() as env,
-            open_database(settings) as (_, sessionmaker),
-            journey_worker(env.client, settings, sessionmaker),
-            _inference_process(settings, env.client.service_client.config.target_host),
+    """The figures on a temporary SQLite store, or on a throwaway database of the PostgreSQL
+    server at `postgres`."""
+    async with bench_database(postgres) as database_url:
+        # A limit far above what the machine can send: measure the gateway, not its limiter.
+        with bench_settings(settings, database_url, gateway_port=0, gateway_rate_per_minute=1_000_000) as (
+            settings,
+            _,
         ):
-            samples = load_customers_file(settings.journeys_dir / "samples" / "customers.yaml")
-            await upsert_customers(sessionmaker, samples)
-            customers = [c["id"] for c in samples]
-            key = await create_key(sessionmaker, "bench", ["ingest", "decide"])
-            service = JourneyService(env.client, settings, load_catalog(settings), sessionmaker)
             async with (
-                serve_gateway(service, settings) as url,
-                httpx.AsyncClient(base_url=url, auth=(key, ""), timeout=60) as web,
+                throwaway_dev_server() as env,
+                open_database(settings) as (_, sessionmaker),
+                journey_worker(env.client, settings, sessionmaker),
+                _inference_process(settings, env.client.service_client.config.target_host),
             ):
-                await ingest_from_another_process(url, key, customers, 200, 100, 4)  # warm-up
-                batched = await ingest_from_another_process(url, key, customers, events, 100, 4)
-                single = await ingest_from_another_process(url, key, customers, max(100, events // 4), 1, 8)
-                await _decide(web, service, customers, 3)  # warm-up
-                latencies = await _decide(web, service, customers, decides)
-                under_load = await _decide_under_load(
-                    web,
-                    service,
-                    customers,
-                    _messages(settings),
-                    rate=load_rate,
-                    seconds=load_seconds,
-                    timeout_ms=load_timeout_ms,
-                )
+                samples = load_customers_file(settings.journeys_dir / "samples" / "customers.yaml")
+                await upsert_customers(sessionmaker, samples)
+                customers = [c["id"] for c in samples]
+                key = await create_key(sessionmaker, "bench", ["ingest", "decide"])
+                service = JourneyService(env.client, settings, load_catalog(settings), sessionmaker)
+                async with (
+                    serve_gateway(service, settings) as url,
+                    httpx.AsyncClient(base_url=url, auth=(key, ""), timeout=60) as web,
+                ):
+                    await ingest_from_another_process(url, key, customers, 200, 100, 4)  # warm-up
+                    batched = await ingest_from_another_process(url, key, customers, events, 100, 4)
+                    single = await ingest_from_another_process(
+                        url, key, customers, max(100, events // 4), 1, 8
+                    )
+                    await _decide(web, service, customers, 3)  # warm-up
+                    latencies = await _decide(web, service, customers, decides)
+                    under_load = await _decide_under_load(
+                        web,
+                        service,
+                        customers,
+                        _messages(settings),
+                        rate=load_rate,
+                        seconds=load_seconds,
+                        timeout_ms=load_timeout_ms,
+                    )
     report = {
         "benchmark": "gateway",
+        "store": "postgresql" if postgres else "sqlite",
         "ingest_batched_events_per_s": batched,
         "ingest_single_events_per_s": single,
         "decide_light_load": {

@@ -13,16 +13,19 @@ from journeys_app.settings import Settings
 
 
 @contextmanager
-def bench_settings(settings: Settings, **overrides: Any) -> Iterator[tuple[Settings, str]]:
-    """Settings for one benchmark run: a temporary SQLite store (never the configured one), task
-    queues of its own, no tracing. Yields them and the run's tag."""
+def bench_settings(
+    settings: Settings, database_url: str | None = None, **overrides: Any
+) -> Iterator[tuple[Settings, str]]:
+    """Settings for one benchmark run: a temporary SQLite store, or `database_url` (a throwaway
+    database, never the configured one), task queues of its own, no tracing. Yields them and the
+    run's tag."""
     with tempfile.TemporaryDirectory() as tmp:
         tag = uuid.uuid4().hex[:8]
         yield (
             settings.model_copy(
                 update={
                     "state_dir": Path(tmp),
-                    "database_url": f"sqlite+aiosqlite:///{tmp}/bench.db",
+                    "database_url": database_url or f"sqlite+aiosqlite:///{tmp}/bench.db",
                     "journey_task_queue": f"bench-journeys-{tag}",
                     "inference_task_queue": f"bench-inference-{tag}",
                     "tracing": "none",

@@ -48,9 +48,15 @@ def machine() -> str:
 
 
 async def run_all_benches(
-    settings: Settings, console: Console, *, as_json: bool = False, readme: Path | None = None
+    settings: Settings,
+    console: Console,
+    *,
+    as_json: bool = False,
+    readme: Path | None = None,
+    postgres: str | None = None,
 ) -> dict[str, Any]:
-    """Engine, inference, gateway, enrolment and intent accuracy, one after another, on default sizes."""
+    """Engine, inference, gateway, enrolment and intent accuracy, one after another, on default
+    sizes; with `postgres`, the gateway and enrolment again on that server, under `postgres`."""
     from inference_worker.evaluation import evaluate_taxonomy
     from journeys_app.bench.engine import run_engine_bench
     from journeys_app.bench.enrollment import run_enrollment_bench
@@ -68,10 +74,14 @@ async def run_all_benches(
         "gateway": lambda: run_gateway_bench(settings, quiet),
         "enrollment": lambda: run_enrollment_bench(settings, quiet),
     }
+    if postgres is not None:
+        benches["postgres.gateway"] = lambda: run_gateway_bench(settings, quiet, postgres=postgres)
+        benches["postgres.enrollment"] = lambda: run_enrollment_bench(settings, quiet, postgres=postgres)
     for name, bench in benches.items():
         progress.print(f"bench {name}…")
         began = time.perf_counter()
-        report[name] = await bench()
+        section, _, key = name.rpartition(".")
+        (report.setdefault(section, {}) if section else report)[key] = await bench()
         progress.print(f"  done in {time.perf_counter() - began:.0f}s")
     progress.print("eval intents…")
     evaluation = await asyncio.to_thread(
@@ -98,14 +108,13 @@ async def run_all_benches(
 
 def figures_markdown(report: dict[str, Any]) -> str:
     """The README's figures section for this report."""
-    engine, inference, gateway = report["engine"], report["inference"], report["gateway"]
+    engine, inference = report["engine"], report["inference"]
     interp, bare, ceiling = engine["interpreter"], engine["hand_written"], engine["noop_three_activities"]
     on, off, noop = (
         inference["classify_batching_on"],
         inference["classify_batching_off"],
         inference["noop_activity"],
     )
-    decide = gateway["decide_light_load"]
     ev = report["intent_eval"]
     return f"""Measured by `journeys bench --json` on {report["date"]}: {report["machine"]}.
 Temporal dev server in memory, SQLite store, the CPU models. Regenerate with
@@ -138,14 +147,38 @@ activity is of the same order as the model's, so no classification through Tempo
 Intent accuracy on `journeys/samples/intent_eval.csv` ({ev["rows"]} held-out messages):
 {ev["accuracy"]:.2f}, macro-F1 {ev["macro_f1"]:.2f}, calibration error {ev["calibration_error"]:.2f}.
 
-**Gateway** — both workers with the CPU models, loopback HTTP: Segment ingest of `track` events
-that start no journey, and `decide` on complaint routing one call at a time:
+**Gateway and enrolment** — both workers with the CPU models, the inference worker and the load
+in processes of their own, loopback HTTP: Segment ingest of `track` events that start no journey;
+`decide` on complaint routing one call at a time, and arriving at a fixed rate while the runs'
+copy generation goes on behind them; bulk enrolment of a new segment:
 
-| ingest, `/v1/batch` of 100 | ingest, `/v1/track` one by one | decide p50 | decide p99 |
-|---|---|---|---|
-| {gateway["ingest_batched_events_per_s"]:.0f} events/s | \
-{gateway["ingest_single_events_per_s"]:.0f} events/s | {decide["p50_ms"]:.0f} ms | {decide["p99_ms"]:.0f} ms |
+{_gateway_table(report)}
 """
+
+
+def _gateway_table(report: dict[str, Any]) -> str:
+    rows = [("SQLite", report["gateway"], report["enrollment"])]
+    if "postgres" in report:
+        rows.append(("PostgreSQL", report["postgres"]["gateway"], report["postgres"]["enrollment"]))
+    head = (
+        "| store | ingest, `/v1/batch` of 100 | ingest, `/v1/track` one by one | decide p50 / p99 "
+        "| decide under load: rate, p50 / p99, timeouts, errors | copy backlog drained | enrolment |\n"
+        + "|---" * 7
+        + "|"
+    )
+    lines = [head]
+    for store, gateway, enrollment in rows:
+        light, load = gateway["decide_light_load"], gateway["decide_under_load"]
+        lines.append(
+            f"| {store} | {gateway['ingest_batched_events_per_s']:,.0f} events/s "
+            f"| {gateway['ingest_single_events_per_s']:,.0f} events/s "
+            f"| {light['p50_ms']:.0f} / {light['p99_ms']:.0f} ms "
+            f"| {load['rate_per_s']:g}/s for {load['calls']} calls, {load['p50_ms']:,.0f} / "
+            f"{load['p99_ms']:,.0f} ms, {load['timeouts']} past {load['timeout_ms']} ms, {load['errors']} "
+            f"| {load['backlog_drain_s']:.0f} s "
+            f"| {enrollment['customers']:,} customers, {enrollment['starts_per_s']:.0f} starts/s |"
+        )
+    return "\n".join(lines)
 
 
 def _markers(readme: Path) -> tuple[str, int, int]:

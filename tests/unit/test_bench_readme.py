@@ -35,10 +35,21 @@ REPORT = {
         "copy_tokens_per_s": 346.3,
     },
     "gateway": {
-        "ingest_batched_events_per_s": 170.4,
+        "ingest_batched_events_per_s": 1770.4,
         "ingest_single_events_per_s": 75.0,
         "decide_light_load": {"calls": 40, "p50_ms": 165.2, "p99_ms": 248.9},
+        "decide_under_load": {
+            "calls": 600,
+            "rate_per_s": 9.98,
+            "timeout_ms": 300,
+            "p50_ms": 1200.4,
+            "p99_ms": 4800.0,
+            "timeouts": 420,
+            "errors": 0,
+            "backlog_drain_s": 120.3,
+        },
     },
+    "enrollment": {"customers": 10000, "starts_per_s": 301.2},
     "intent_eval": {"rows": 120, "accuracy": 0.933, "macro_f1": 0.94, "calibration_error": 0.031},
 }
 
@@ -48,7 +59,20 @@ def test_figures_come_from_the_report() -> None:
     assert "on 2026-11-30: Test CPU, 2 cores" in text
     assert "| 200 × 50 | 5.5 | 6.8 | 23.4 | 0.81 | 0.23 | 4202 / 3660 ms |" in text
     assert "| 287 | 77 | 59.4 | 41.8 (1395 / 2924) | 28.8 (2155 / 2846) | 49.2 | 0.85 | 1.45 | 346 |" in text
-    assert "| 170 events/s | 75 events/s | 165 ms | 249 ms |" in text
+    assert (
+        "| SQLite | 1,770 events/s | 75 events/s | 165 / 249 ms | 9.98/s for 600 calls, 1,200 / 4,800 ms, "
+        "420 past 300 ms, 0 | 120 s | 10,000 customers, 301 starts/s |"
+    ) in text
+    assert "PostgreSQL" not in text
+
+
+def test_postgres_figures_get_their_own_row() -> None:
+    on_postgres = {
+        "gateway": {**REPORT["gateway"], "ingest_single_events_per_s": 410.0},
+        "enrollment": {"customers": 10000, "starts_per_s": 333.0},
+    }
+    text = figures_markdown({**REPORT, "postgres": on_postgres})
+    assert "| PostgreSQL | 1,770 events/s | 410 events/s |" in text and "333 starts/s |" in text
     assert "120 held-out messages):\n0.93, macro-F1 0.94" in text
 
 
