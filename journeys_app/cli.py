@@ -204,7 +204,15 @@ def worker() -> None:
 
         async with open_runtime(settings, journey_workers=True):
             console.print(f"journey worker on queue {settings.journey_task_queue!r}. Ctrl-C stops.")
-            await _until_stopped()
+            ready = settings.ready_file
+            if ready is not None:
+                ready.parent.mkdir(parents=True, exist_ok=True)
+                ready.write_text(f"{settings.journey_task_queue}\n")
+            try:
+                await _until_stopped()
+            finally:
+                if ready is not None:
+                    ready.unlink(missing_ok=True)
 
     _run(main())
 

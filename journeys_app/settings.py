@@ -93,8 +93,8 @@ class Settings(BaseSettings):
     # The same for generate_copy: copy is not on the decision path, so it waits long enough for an
     # inference worker that died to be restarted and load its models, instead of sending preset copy.
     inference_copy_pickup_timeout_s: float = Field(default=300.0, gt=0)
-    # Written when the inference worker has loaded its models and polls (removed when it stops),
-    # for a process manager's readiness probe. Empty: none.
+    # Written when the inference worker has loaded its models and polls, or `journeys worker`
+    # polls (removed when it stops), for a process manager's readiness probe. Empty: none.
     ready_file: Path | None = None
 
     # A run that takes more steps than this in all is looping (a journey bug): it is parked as a

@@ -1,9 +1,10 @@
 """`journeys bench gateway`: sustained Segment ingest, and `decide` at light load and under load.
 
 Everything real and on this machine: a throwaway dev server, a temporary SQLite store, the
-journey worker, the inference worker with the CPU models in its own process (as deployed, so the
-models do not share the gateway's event loop and GIL), and the gateway on uvicorn, driven over
-loopback HTTP; the ingest load comes from a process of its own too, as an MA system's would.
+gateway on uvicorn, and the journey worker and the inference worker with the CPU models each in a
+process of its own (`journeys worker`, `journeys inference-worker`: as deployed, so neither shares
+the gateway's event loop and GIL), driven over loopback HTTP; the ingest and decide loads come from
+a process of their own too, as an MA system's would.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 from rich.console import Console
 from rich.table import Table
 
-from journeys_app.bench.ingest_load import ingest_from_another_process
+from journeys_app.bench.load import from_another_process
 from journeys_app.bench.postgres import bench_database
 from journeys_app.bench.settings import bench_settings
 from journeys_app.bench.stats import percentile
@@ -33,19 +35,20 @@ from journeys_app.db.api_keys import create_key
 from journeys_app.db.customers import load_customers_file, upsert_customers
 from journeys_app.db.engine import open_database
 from journeys_app.http_server import serve_gateway
-from journeys_app.runtime import journey_worker
 from journeys_app.service import JourneyService
 from journeys_app.settings import Settings
 from journeys_app.stack import throwaway_dev_server
 
 
 @asynccontextmanager
-async def _inference_process(settings: Settings, address: str) -> AsyncIterator[None]:
-    """`journeys inference-worker` against the bench's server, until its models are loaded."""
-    ready = settings.state_dir / "inference.ready"
+async def _process(settings: Settings, command: str, address: str) -> AsyncIterator[None]:
+    """`journeys COMMAND` (a worker) against the bench's server and store, until it is ready."""
+    ready = settings.state_dir / f"{command}.ready"
     env = {
         **os.environ,
         "TEMPORAL_ADDRESS": address,
+        "JOURNEYS_DATABASE_URL": settings.resolved_database_url,
+        "JOURNEYS_JOURNEY_TASK_QUEUE": settings.journey_task_queue,
         "JOURNEYS_INFERENCE_TASK_QUEUE": settings.inference_task_queue,
         "JOURNEYS_STATE_DIR": str(settings.state_dir),
         "JOURNEYS_READY_FILE": str(ready),
@@ -53,13 +56,13 @@ async def _inference_process(settings: Settings, address: str) -> AsyncIterator[
         "JOURNEYS_LOG_LEVEL": "WARNING",
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "journeys_app.cli", "inference-worker", env=env, stdout=sys.stderr.fileno()
+        sys.executable, "-m", "journeys_app.cli", command, env=env, stdout=sys.stderr.fileno()
     )
     try:
         async with asyncio.timeout(300):
             while not ready.exists():
                 if process.returncode is not None:
-                    raise RuntimeError(f"the inference worker exited with {process.returncode}; see stderr")
+                    raise RuntimeError(f"journeys {command} exited with {process.returncode}; see stderr")
                 await asyncio.sleep(0.2)
         yield
     finally:
@@ -104,68 +107,44 @@ async def _decide(
     return latencies
 
 
-def _messages(settings: Settings) -> list[str]:
-    """Real customer messages of every intent, so the load takes every branch (and its copy)."""
+def _messages(settings: Settings) -> Path:
+    """Real customer messages of every intent, one per line, so the load takes every branch (and
+    its copy)."""
     with (settings.journeys_dir / "samples" / "intent_eval.csv").open(newline="") as rows:
-        return [row["text"] for row in csv.DictReader(rows)]
+        texts = [" ".join(row["text"].split()) for row in csv.DictReader(rows)]
+    path = settings.state_dir / "decide_texts.txt"
+    path.write_text("\n".join(texts) + "\n")
+    return path
 
 
 async def _decide_under_load(
-    web: httpx.AsyncClient,
+    url: str,
+    key: str,
     service: JourneyService,
     customers: list[str],
-    texts: list[str],
+    texts: Path,
     *,
     rate: float,
     seconds: float,
     timeout_ms: int,
 ) -> dict[str, Any]:
-    """Open loop: decide calls arrive at `rate` per second whatever the answers do, each with the
-    MA's `timeout_ms`; the runs' copy generation carries on behind them. Then the time until every
-    run has settled (copy written, waiting for a reviewer or ended): the generation backlog."""
-    calls = max(1, round(rate * seconds))
-    latencies: list[float] = []
-    outcomes = {"timeouts": 0, "errors": 0}
-    workflow_ids: list[str] = []
-
-    async def call(i: int) -> None:
-        body = {
-            "userId": customers[i % len(customers)],
-            "messageId": f"bench-{uuid.uuid4()}",
-            "properties": {"text": texts[i % len(texts)]},
-            "timeoutMs": timeout_ms,
-        }
-        began = time.perf_counter()
-        try:
-            response = await web.post("/v1/decide/complaint_routing", json=body)
-        except httpx.HTTPError:
-            outcomes["errors"] += 1
-            return
-        latencies.append((time.perf_counter() - began) * 1000)
-        if response.status_code != 200:
-            outcomes["errors"] += 1
-            return
-        answer = response.json()
-        workflow_ids.append(answer["workflow_id"])
-        if answer["timed_out"]:
-            outcomes["timeouts"] += 1
-
-    began = time.perf_counter()
-    tasks = []
-    for i in range(calls):
-        await asyncio.sleep(max(0.0, began + i / rate - time.perf_counter()))
-        tasks.append(asyncio.create_task(call(i)))
-    offered_s = time.perf_counter() - began
-    await asyncio.gather(*tasks)
+    """The open-loop decide load (`load.send_decides`, from its own process) while the runs' copy
+    generation carries on behind it; then the time until every run has settled (copy written,
+    waiting for a reviewer or ended): the generation backlog."""
+    answers = await from_another_process(
+        "decide", url, key, str(rate), str(seconds), str(timeout_ms), str(texts), *customers
+    )
     answered = time.perf_counter()
-    await _all_settled(service, workflow_ids)
+    await _all_settled(service, answers["workflow_ids"])
+    latencies = answers["latencies_ms"]
     return {
-        "calls": calls,
-        "rate_per_s": round(calls / offered_s, 2),
+        "calls": answers["calls"],
+        "rate_per_s": answers["rate_per_s"],
         "timeout_ms": timeout_ms,
         "p50_ms": round(percentile(latencies, 0.5), 1),
         "p99_ms": round(percentile(latencies, 0.99), 1),
-        **outcomes,
+        "timeouts": answers["timeouts"],
+        "errors": answers["errors"],
         "backlog_drain_s": round(time.perf_counter() - answered, 1),
     }
 
@@ -205,8 +184,8 @@ async def run_gateway_bench(
             async with (
                 throwaway_dev_server() as env,
                 open_database(settings) as (_, sessionmaker),
-                journey_worker(env.client, settings, sessionmaker),
-                _inference_process(settings, env.client.service_client.config.target_host),
+                _process(settings, "worker", env.client.service_client.config.target_host),
+                _process(settings, "inference-worker", env.client.service_client.config.target_host),
             ):
                 samples = load_customers_file(settings.journeys_dir / "samples" / "customers.yaml")
                 await upsert_customers(sessionmaker, samples)
@@ -217,15 +196,18 @@ async def run_gateway_bench(
                     serve_gateway(service, settings) as url,
                     httpx.AsyncClient(base_url=url, auth=(key, ""), timeout=60) as web,
                 ):
-                    await ingest_from_another_process(url, key, customers, 200, 100, 4)  # warm-up
-                    batched = await ingest_from_another_process(url, key, customers, events, 100, 4)
-                    single = await ingest_from_another_process(
-                        url, key, customers, max(100, events // 4), 1, 8
+                    await from_another_process("ingest", url, key, "200", "100", "4", *customers)  # warm-up
+                    batched = await from_another_process(
+                        "ingest", url, key, str(events), "100", "4", *customers
+                    )
+                    single = await from_another_process(
+                        "ingest", url, key, str(max(100, events // 4)), "1", "8", *customers
                     )
                     await _decide(web, service, customers, 3)  # warm-up
                     latencies = await _decide(web, service, customers, decides)
                     under_load = await _decide_under_load(
-                        web,
+                        url,
+                        key,
                         service,
                         customers,
                         _messages(settings),
