@@ -117,8 +117,8 @@ def figures_markdown(report: dict[str, Any]) -> str:
     )
     ev = report["intent_eval"]
     return f"""Measured by `journeys bench --json` on {report["date"]}: {report["machine"]}.
-Temporal dev server in memory, SQLite store, the CPU models. Regenerate with
-`journeys bench --readme README.md`.
+Temporal dev server in memory, SQLite store (PostgreSQL where a row says so), the CPU models.
+Regenerate with `journeys bench --readme README.md`.
 
 **Engine** — complaint routing through the interpreter and through a hand-written Temporal
 workflow calling the same activities, side by side, inference answering instantly so the
@@ -147,10 +147,10 @@ activity is of the same order as the model's, so no classification through Tempo
 Intent accuracy on `journeys/samples/intent_eval.csv` ({ev["rows"]} held-out messages):
 {ev["accuracy"]:.2f}, macro-F1 {ev["macro_f1"]:.2f}, calibration error {ev["calibration_error"]:.2f}.
 
-**Gateway and enrolment** — both workers with the CPU models, the inference worker and the load
-in processes of their own, loopback HTTP: Segment ingest of `track` events that start no journey;
-`decide` on complaint routing one call at a time, and arriving at a fixed rate while the runs'
-copy generation goes on behind them; bulk enrolment of a new segment:
+**Gateway and enrolment** — the journey worker, the inference worker with the CPU models and
+the loads each in a process of their own, loopback HTTP: Segment ingest of `track` events that
+start no journey; `decide` on complaint routing one call at a time, and arriving at a fixed
+rate while the runs' copy generation goes on behind them; bulk enrolment of a new segment:
 
 {_gateway_table(report)}
 """

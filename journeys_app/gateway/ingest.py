@@ -7,8 +7,8 @@
 2. Store: one transaction claims each messageId and upserts the identified customers. Claims are
    scoped as Segment dedupes (per source, the API key's name, and per customer); a messageId
    already claimed answers `duplicate`, atomically, however many copies arrive at once. A track
-   that starts nothing and reaches no running journey (the customers' active runs are read first)
-   is stored as done: it costs one read and one transaction, and never reaches Temporal.
+   that starts nothing and reaches no running journey (the same transaction reads the customers'
+   active runs first) is claimed as done: it costs that one transaction and never reaches Temporal.
 3. Route: each claimed track is signalled to the customer's running journeys that react to it
    (a wait for it, exit_on, goal; an event no run reacts to never reaches Temporal) and starts the
    journeys it triggers. When Temporal fails here, the claims of the messages not yet routed are
