@@ -958,13 +958,20 @@ PostgresOpt = Annotated[
 ]
 
 
-def _bench_postgres(postgres: str | None) -> str | None:
+# A sub-bench measures on PostgreSQL only when asked; the whole suite also when DATABASE_URL is.
+OnlyPostgresOpt = Annotated[
+    str | None,
+    typer.Option("--postgres", help="Measure on a throwaway database of this PostgreSQL server."),
+]
+
+
+def _bench_postgres(postgres: str | None, *, or_database_url: bool = False) -> str | None:
     from journeys_app.bench.postgres import is_postgres
 
-    url = postgres or _settings().database_url
     if postgres and not is_postgres(postgres):
         _fail(f"--postgres {postgres!r} is not a postgresql:// URL")
-    return url if is_postgres(url) else None
+    url = postgres or (_settings().database_url if or_database_url else None)
+    return url if url and is_postgres(url) else None
 
 
 @bench_app.callback()
@@ -986,7 +993,11 @@ def bench_all(
         with _output(as_json) as out:
             _run(
                 run_all_benches(
-                    _settings(), out, as_json=as_json, readme=readme, postgres=_bench_postgres(postgres)
+                    _settings(),
+                    out,
+                    as_json=as_json,
+                    readme=readme,
+                    postgres=_bench_postgres(postgres, or_database_url=True),
                 )
             )
     except ReadmeError as exc:
@@ -1044,10 +1055,7 @@ def bench_gateway(
     load_timeout_ms: Annotated[
         int, typer.Option(min=10, max=30_000, help="The timeoutMs each call under load sends.")
     ] = 300,
-    postgres: Annotated[
-        str | None,
-        typer.Option("--postgres", help="Measure on a throwaway database of this PostgreSQL server."),
-    ] = None,
+    postgres: OnlyPostgresOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Segment ingest events/s, and decide p50/p99 one at a time and under an open-loop load."""
@@ -1063,7 +1071,7 @@ def bench_gateway(
                 load_rate=load_rate,
                 load_seconds=load_seconds,
                 load_timeout_ms=load_timeout_ms,
-                postgres=_bench_postgres(postgres) if postgres else None,
+                postgres=_bench_postgres(postgres),
                 as_json=as_json,
             )
         )
@@ -1072,16 +1080,13 @@ def bench_gateway(
 @bench_app.command("enrollment")
 def bench_enrollment(
     customers: Annotated[int, typer.Option(min=100, help="Customers in the enrolled segment.")] = 10_000,
-    postgres: Annotated[
-        str | None,
-        typer.Option("--postgres", help="Measure on a throwaway database of this PostgreSQL server."),
-    ] = None,
+    postgres: OnlyPostgresOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Bulk enrolment of a segment: journey starts per second, stored and recorded."""
     from journeys_app.bench.enrollment import run_enrollment_bench
 
-    store = _bench_postgres(postgres) if postgres else None
+    store = _bench_postgres(postgres)
     with _output(as_json) as out:
         _run(run_enrollment_bench(_settings(), out, customers=customers, postgres=store, as_json=as_json))
 
