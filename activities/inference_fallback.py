@@ -12,14 +12,17 @@ from typing import Any, TypeVar
 
 from temporalio import activity
 
-from inference_worker.activities import count_result, permanent_error
+from inference_worker.activities import classify_then_score, count_result, permanent_error
 from inference_worker.contracts import (
+    CLASSIFY_AND_SCORE,
     CLASSIFY_INTENT,
     FALLBACK_ACTIVITIES,
     GENERATE_COPY,
     SCORE_CUSTOMER,
     CopyRequest,
     CopyResult,
+    IntentAndScoreRequest,
+    IntentAndScoreResult,
     IntentRequest,
     IntentResult,
     ScoreRequest,
@@ -41,7 +44,12 @@ class InferenceFallbackActivities:
         )
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.classify_intent_rules, self.score_customer_rules, self.generate_copy_preset]
+        return [
+            self.classify_intent_rules,
+            self.score_customer_rules,
+            self.classify_intent_and_score_rules,
+            self.generate_copy_preset,
+        ]
 
     @activity.defn(name=FALLBACK_ACTIVITIES[CLASSIFY_INTENT])
     async def classify_intent_rules(self, request: IntentRequest) -> IntentResult:
@@ -50,6 +58,10 @@ class InferenceFallbackActivities:
     @activity.defn(name=FALLBACK_ACTIVITIES[SCORE_CUSTOMER])
     async def score_customer_rules(self, request: ScoreRequest) -> ScoreResult:
         return await self._answer(SCORE_CUSTOMER, lambda rules: rules.score(request))
+
+    @activity.defn(name=FALLBACK_ACTIVITIES[CLASSIFY_AND_SCORE])
+    async def classify_intent_and_score_rules(self, request: IntentAndScoreRequest) -> IntentAndScoreResult:
+        return await classify_then_score(self.classify_intent_rules, self.score_customer_rules, request)
 
     @activity.defn(name=FALLBACK_ACTIVITIES[GENERATE_COPY])
     async def generate_copy_preset(self, request: CopyRequest) -> CopyResult:

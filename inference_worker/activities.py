@@ -18,11 +18,14 @@ from temporalio.exceptions import ApplicationError
 
 from inference_worker.backends import InferenceBackend
 from inference_worker.contracts import (
+    CLASSIFY_AND_SCORE,
     CLASSIFY_INTENT,
     GENERATE_COPY,
     SCORE_CUSTOMER,
     CopyRequest,
     CopyResult,
+    IntentAndScoreRequest,
+    IntentAndScoreResult,
     IntentRequest,
     IntentResult,
     ScoreRequest,
@@ -51,7 +54,7 @@ class InferenceActivities:
         self.heartbeat_s = heartbeat_s
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.classify_intent, self.score_customer, self.generate_copy]
+        return [self.classify_intent, self.score_customer, self.classify_intent_and_score, self.generate_copy]
 
     @activity.defn(name=CLASSIFY_INTENT)
     async def classify_intent(self, request: IntentRequest) -> IntentResult:
@@ -63,6 +66,10 @@ class InferenceActivities:
     @activity.defn(name=SCORE_CUSTOMER)
     async def score_customer(self, request: ScoreRequest) -> ScoreResult:
         return await self._run(SCORE_CUSTOMER, self.backend.score(request))
+
+    @activity.defn(name=CLASSIFY_AND_SCORE)
+    async def classify_intent_and_score(self, request: IntentAndScoreRequest) -> IntentAndScoreResult:
+        return await classify_then_score(self.classify_intent, self.score_customer, request)
 
     @activity.defn(name=GENERATE_COPY)
     async def generate_copy(self, request: CopyRequest) -> CopyResult:
@@ -90,6 +97,23 @@ class InferenceActivities:
             beats.cancel()
         count_result(name, result)
         return result
+
+
+async def classify_then_score(
+    classify: Callable[[IntentRequest], Awaitable[IntentResult]],
+    score: Callable[[ScoreRequest], Awaitable[ScoreResult]],
+    request: IntentAndScoreRequest,
+) -> IntentAndScoreResult:
+    """The classification, then the score with its intent. A classification error fails the call
+    as the classify step's own would; a scoring error only drops the score, so the score step
+    asks again with its own retries and on_error."""
+    intent = await classify(request.intent)
+    try:
+        scored: ScoreResult | None = await score(request.score.model_copy(update={"intent": intent}))
+    except Exception as exc:  # the score step asks again and meets the error on its own terms
+        log.warning("score_customer after classify_intent failed (%s); the score step asks again", exc)
+        scored = None
+    return IntentAndScoreResult(intent=intent, score=scored)
 
 
 async def _heartbeat(every_s: float) -> None:

@@ -16,12 +16,16 @@ INFERENCE_TASK_QUEUE = "inference"
 CLASSIFY_INTENT = "classify_intent"
 SCORE_CUSTOMER = "score_customer"
 GENERATE_COPY = "generate_copy"
+# A classification and the score of the step right after it, in one round trip (see
+# IntentAndScoreRequest).
+CLASSIFY_AND_SCORE = "classify_intent_and_score"
 # Answered on the journeys queue by the journey worker (rules / preset copy, marked degraded) when
 # no inference worker picks a step up in time.
 FALLBACK_ACTIVITIES = {
     CLASSIFY_INTENT: "classify_intent_rules",
     SCORE_CUSTOMER: "score_customer_rules",
     GENERATE_COPY: "generate_copy_preset",
+    CLASSIFY_AND_SCORE: "classify_intent_and_score_rules",
 }
 
 Sentiment = Literal["negative", "neutral", "positive"]
@@ -64,6 +68,20 @@ class ScoreResult(_Contract):
     backend: str
     model: str
     degraded: bool = False
+
+
+class IntentAndScoreRequest(_Contract):
+    """A classify step followed by a score step: the score is asked for with the intent just
+    classified, exactly as the score step would ask, so a decision waits for one inference round
+    trip instead of two."""
+
+    intent: IntentRequest
+    score: ScoreRequest  # without its intent: the classification fills it in
+
+
+class IntentAndScoreResult(_Contract):
+    intent: IntentResult
+    score: ScoreResult | None = None  # None: scoring failed, and the score step asks on its own
 
 
 class CopyRequest(_Contract):

@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
         RecordStepRequest,
         RecordStepsRequest,
     )
-    from inference_worker.contracts import FALLBACK_ACTIVITIES, GENERATE_COPY
+    from inference_worker.contracts import FALLBACK_ACTIVITIES, GENERATE_COPY, ScoreRequest, ScoreResult
     from workflows.expressions import ExpressionError
     from workflows.models import (
         Carried,
@@ -112,6 +112,9 @@ class JourneyWorkflow:
         self._retry_visit: int | None = None
         self._batched = False  # BATCHED_BOOKKEEPING_PATCH
         self._unrecorded: list[RecordStepRequest] = []  # step records not yet in the store
+        # Scores asked for with a classification, by score step id (not carried over continue-as-new:
+        # a score step without one asks the inference worker itself).
+        self.prefetched: dict[str, tuple[ScoreRequest, ScoreResult]] = {}
 
     # ----------------------------------------------------------------- the interpreter
     @workflow.run
@@ -197,6 +200,12 @@ class JourneyWorkflow:
         self.results[step.id] = outcome.result
         await self._record_step(step, visit, "completed", outcome.result, None, started)
         return outcome
+
+    def step_after(self, step: Any) -> Any | None:
+        """The step the run goes to when `step` completes without a goto."""
+        assert self.spec is not None
+        following = self._next_of(step, [s.id for s in self.spec.steps])
+        return self.spec.step_map()[following] if following else None
 
     def _next_of(self, step: Any, order: list[str]) -> str | None:
         if step.next:

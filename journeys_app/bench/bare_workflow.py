@@ -55,22 +55,19 @@ class BareComplaintRouting:
                 retry_policy=RECORD_RETRY,
             )
         ).customer
-        intent = await workflow.execute_activity(
-            ic.CLASSIFY_INTENT,
-            ic.IntentRequest(text=inp.trigger.properties["text"], customer_id=customer.id),
-            result_type=ic.IntentResult,
-            task_queue=iq,
-            start_to_close_timeout=TIMEOUT,
-            retry_policy=STEP_RETRY,
-        )
-        await workflow.execute_activity(
-            ic.SCORE_CUSTOMER,
-            ic.ScoreRequest(customer=customer.model_dump(mode="json"), intent=intent),
-            result_type=ic.ScoreResult,
-            task_queue=iq,
-            start_to_close_timeout=TIMEOUT,
-            retry_policy=STEP_RETRY,
-        )
+        intent = (
+            await workflow.execute_activity(
+                ic.CLASSIFY_AND_SCORE,
+                ic.IntentAndScoreRequest(
+                    intent=ic.IntentRequest(text=inp.trigger.properties["text"], customer_id=customer.id),
+                    score=ic.ScoreRequest(customer=customer.model_dump(mode="json")),
+                ),
+                result_type=ic.IntentAndScoreResult,
+                task_queue=iq,
+                start_to_close_timeout=TIMEOUT,
+                retry_policy=STEP_RETRY,
+            )
+        ).intent
         path = ["intent", "value", "route"]
         if intent.label in ("unsubscribe", "cancellation"):
             self.route = "opt_out"

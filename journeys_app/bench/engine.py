@@ -26,6 +26,7 @@ from temporalio.worker import Worker
 
 from activities.journey_activities import JourneyActivities
 from inference_worker import contracts as ic
+from inference_worker.activities import classify_then_score
 from journeys_app.bench import bare_workflow
 from journeys_app.bench.bare_workflow import BareComplaintRouting, NoopThree, noop
 from journeys_app.bench.settings import bench_settings
@@ -68,6 +69,10 @@ class InstantInference:
             kind=req.kind, value=0.4, band="medium", reasons=["bench"], backend="instant", model="bench"
         )
 
+    @activity.defn(name=ic.CLASSIFY_AND_SCORE)
+    async def classify_intent_and_score(self, req: ic.IntentAndScoreRequest) -> ic.IntentAndScoreResult:
+        return await classify_then_score(self.classify_intent, self.score_customer, req)
+
     @activity.defn(name=ic.GENERATE_COPY)
     async def generate_copy(self, req: ic.CopyRequest) -> ic.CopyResult:
         variant = ic.CopyVariant(
@@ -79,7 +84,7 @@ class InstantInference:
         return ic.CopyResult(template=req.template, variants=[variant], backend="instant", model="bench")
 
     def all(self) -> list[Any]:
-        return [self.classify_intent, self.score_customer, self.generate_copy]
+        return [self.classify_intent, self.score_customer, self.classify_intent_and_score, self.generate_copy]
 
 
 async def _measure(

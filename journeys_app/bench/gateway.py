@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from journeys_app.bench.load import from_another_process
+from journeys_app.bench.phases import mean_decision_phases
 from journeys_app.bench.postgres import bench_database
 from journeys_app.bench.settings import bench_settings
 from journeys_app.bench.stats import percentile
@@ -87,9 +88,10 @@ async def _settled(service: JourneyService, workflow_id: str) -> None:
 
 async def _decide(
     web: httpx.AsyncClient, service: JourneyService, customers: list[str], count: int
-) -> list[float]:
-    """Latency of sequential decide calls on an otherwise idle system, in milliseconds."""
-    latencies = []
+) -> tuple[list[float], list[str]]:
+    """Latency of sequential decide calls on an otherwise idle system, in milliseconds, and the
+    runs they started."""
+    latencies, workflow_ids = [], []
     for i in range(count):
         body = {
             "userId": customers[i % len(customers)],
@@ -103,8 +105,9 @@ async def _decide(
         response.raise_for_status()
         if not response.json()["ready"]:
             raise RuntimeError(f"decide was not ready after 10 s: {response.json()}")
-        await _settled(service, response.json()["workflow_id"])
-    return latencies
+        workflow_ids.append(response.json()["workflow_id"])
+        await _settled(service, workflow_ids[-1])
+    return latencies, workflow_ids
 
 
 def _messages(settings: Settings) -> Path:
@@ -136,6 +139,7 @@ async def _decide_under_load(
     )
     answered = time.perf_counter()
     await _all_settled(service, answers["workflow_ids"])
+    drained = time.perf_counter() - answered
     latencies = answers["latencies_ms"]
     return {
         "calls": answers["calls"],
@@ -145,7 +149,8 @@ async def _decide_under_load(
         "p99_ms": round(percentile(latencies, 0.99), 1),
         "timeouts": answers["timeouts"],
         "errors": answers["errors"],
-        "backlog_drain_s": round(time.perf_counter() - answered, 1),
+        "backlog_drain_s": round(drained, 1),
+        "phases": await mean_decision_phases(service.client, answers["workflow_ids"]),
     }
 
 
@@ -204,7 +209,8 @@ async def run_gateway_bench(
                         "ingest", url, key, str(max(100, events // 4)), "1", "8", *customers
                     )
                     await _decide(web, service, customers, 3)  # warm-up
-                    latencies = await _decide(web, service, customers, decides)
+                    latencies, light_runs = await _decide(web, service, customers, decides)
+                    light_phases = await mean_decision_phases(env.client, light_runs)
                     under_load = await _decide_under_load(
                         url,
                         key,
@@ -224,6 +230,7 @@ async def run_gateway_bench(
             "calls": decides,
             "p50_ms": round(percentile(latencies, 0.5), 1),
             "p99_ms": round(percentile(latencies, 0.99), 1),
+            "phases": light_phases,
         },
         "decide_under_load": under_load,
     }

@@ -34,3 +34,7 @@ def test_bench_gateway_reports_ingest_decide_and_load_figures() -> None:
     assert load["calls"] == 8 and load["rate_per_s"] > 0 and load["errors"] == 0
     assert 0 < load["p50_ms"] <= load["p99_ms"] and 0 <= load["timeouts"] <= 8
     assert load["backlog_drain_s"] >= 0
+    for phases in (decide["phases"], load["phases"]):  # read from the runs' histories
+        parts = [phases[k] for k in ("workflow_task_queue_ms", "workflow_task_run_ms", "activity_queue_ms")]
+        assert all(p >= 0 for p in parts) and phases["activity_run_ms"] > 0
+        assert sum(parts) + phases["activity_run_ms"] <= phases["total_ms"] + 1

@@ -24,6 +24,7 @@ from temporalio.worker import Worker
 from activities import contracts as ac
 from activities.inference_fallback import InferenceFallbackActivities
 from inference_worker import contracts as ic
+from inference_worker.activities import classify_then_score
 from journeys_app.settings import Settings
 from journeys_app.stack import SERVER_STARTUP, find_binary
 from workflows.journey import JourneyWorkflow
@@ -180,6 +181,11 @@ class Fakes:
             model="tier",
         )
 
+    @activity.defn(name=ic.CLASSIFY_AND_SCORE)
+    async def classify_intent_and_score(self, req: ic.IntentAndScoreRequest) -> ic.IntentAndScoreResult:
+        self._log(ic.CLASSIFY_AND_SCORE, req)
+        return await classify_then_score(self.classify_intent, self.score_customer, req)
+
     @activity.defn(name=ic.GENERATE_COPY)
     async def generate_copy(self, req: ic.CopyRequest) -> ic.CopyResult:
         self._log(ic.GENERATE_COPY, req)
@@ -213,7 +219,7 @@ class Fakes:
         ]
 
     def inference_activities(self) -> list[Any]:
-        return [self.classify_intent, self.score_customer, self.generate_copy]
+        return [self.classify_intent, self.score_customer, self.classify_intent_and_score, self.generate_copy]
 
 
 @dataclass

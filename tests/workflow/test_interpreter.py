@@ -123,6 +123,33 @@ async def test_vip_complaint_review_send_and_event(harness):
     assert harness.fakes.calls[ac.FINISH_RUN][-1].outcome == "replied"
 
 
+async def test_a_classification_and_the_score_after_it_are_one_inference_call(harness):
+    event = CustomerEvent(name="message_received", properties={"text": "please unsubscribe me"})
+    handle = await harness.start(ROUTING, "c1", event)
+    await handle.result()
+    [both] = harness.fakes.calls[ic.CLASSIFY_AND_SCORE]
+    assert both.score.kind == "customer_value" and both.score.intent is None
+    assert ic.CLASSIFY_INTENT in harness.fakes.calls  # answered inside the one call
+    [scored] = harness.fakes.calls[ic.SCORE_CUSTOMER]  # the score step did not ask a second time
+    state = await handle.query(JourneyWorkflow.state)
+    assert scored.intent == ic.IntentResult.model_validate(state.results["intent"])
+    assert state.results["value"]["band"] == "vip" and state.results["value"]["backend"] == "fake"
+    recorded = {r.step_id: r for r in harness.fakes.calls[ac.RECORD_STEP]}
+    assert recorded["value"].status == "completed" and recorded["value"].result == state.results["value"]
+
+
+async def test_a_score_that_fails_beside_the_classification_is_asked_for_again(harness):
+    harness.fakes.fail.add(ic.SCORE_CUSTOMER)
+    event = CustomerEvent(name="message_received", properties={"text": "please unsubscribe me"})
+    handle = await harness.start(ROUTING, "c1", event)
+    await handle.result()
+    state = await handle.query(JourneyWorkflow.state)
+    assert state.results["intent"]["backend"] == "fake"  # the classification stands
+    # once beside the classification, then the score step's own first try and 3 retries
+    assert len(harness.fakes.calls[ic.SCORE_CUSTOMER]) == 5
+    assert (state.results["value"]["backend"], state.results["value"]["degraded"]) == ("rules", True)
+
+
 async def test_event_wait_times_out_after_two_days(harness):
     event = CustomerEvent(name="message_received", properties={"text": "It came broken"})
     handle = await harness.start(ROUTING, "c1", event)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from activities.contracts import CustomerProfile
+from inference_worker.contracts import ScoreRequest, ScoreResult
 from workflows.models import CustomerEvent, PendingReview, ReviewDecision
 from workflows.spec import JourneySpec
 
@@ -37,6 +38,7 @@ class Run(Protocol):
     pending_review: PendingReview | None
     review_decision: ReviewDecision | None
     consent_min_confidence: float
+    prefetched: dict[str, tuple[ScoreRequest, ScoreResult]]
 
     @property
     def workflow_id(self) -> str: ...
@@ -44,6 +46,8 @@ class Run(Protocol):
     def now(self) -> datetime: ...
 
     def context(self) -> dict[str, Any]: ...
+
+    def step_after(self, step: Any) -> Any | None: ...
 
     def effect_key(self, step_id: str) -> str: ...
 
