@@ -159,4 +159,5 @@ async def test_workers_and_gateway_as_separate_processes_on_postgresql(
         assert await asyncio.to_thread(process.stop) == 0, "".join(process.output)[-2000:]
     # Traces: spans of the workflow in the journey worker, of the model calls in the inference worker.
     assert '"name": "RunWorkflow:JourneyWorkflow"' in "".join(journey_worker.output)
-    assert '"name": "RunActivity:classify_intent"' in "".join(inference.output)
+    # complaint routing reads and scores the message in one call
+    assert '"name": "RunActivity:classify_intent_and_score"' in "".join(inference.output)
