@@ -1,9 +1,13 @@
 """Engine and session set-up for SQLite (default, aiosqlite) and PostgreSQL (asyncpg).
 
 SQLite notes: the file is opened in WAL mode with a busy timeout so the worker, the CLI and the
-gateway can share it. The sqlite3 driver's legacy transaction mode is kept (it only BEGINs on
-DML), so store code that must read-modify-write starts its transaction with a write: that takes
-SQLite's write lock up front and serialises concurrent writers instead of failing them.
+gateway can share it. Each process keeps one connection: SQLite has one writer at a time anyway,
+and a process's transactions then wait their turn in the pool's queue instead of in SQLite's busy
+handler, which sleeps in steps of up to 100 ms and lets newcomers overtake (under load, a run's
+start waited seconds for the lock that way). So store code never opens a second session while it
+holds one. The sqlite3 driver's legacy transaction mode is kept (it only BEGINs on DML), so store
+code that must read-modify-write starts its transaction with a write: that takes SQLite's write
+lock up front and serialises concurrent writers instead of failing them.
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ def create_engine(
     if u.get_backend_name() == "sqlite":
         if _is_sqlite_file(u):
             Path(u.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
+            if "poolclass" not in kwargs:
+                kwargs = {"pool_size": 1, "max_overflow": 0, **kwargs}
         args = {"timeout": SQLITE_BUSY_TIMEOUT_S, **(connect_args or {})}
         engine = create_async_engine(u, connect_args=args, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
