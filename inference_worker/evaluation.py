@@ -1,4 +1,5 @@
-"""`journeys eval intents`: how well a taxonomy's examples classify a team's own labelled messages.
+"""`journeys eval intents` and `journeys eval sentiment`: how well a taxonomy's examples classify a
+team's own labelled messages.
 
 The classifier trains only on the taxonomy file's examples (as the inference worker does) and
 is scored on every row of the CSV, so the numbers predict what journeys will see in production.
@@ -9,13 +10,14 @@ from __future__ import annotations
 import csv
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, get_args
 
 import numpy as np
 from pydantic import BaseModel
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from inference_worker.contracts import IntentResult
-from inference_worker.taxonomy import UNKNOWN
+from inference_worker.contracts import IntentResult, Sentiment
+from inference_worker.taxonomy import UNKNOWN, Taxonomy, load_taxonomy
 
 CALIBRATION_BINS = 10
 
@@ -69,25 +71,29 @@ def load_labelled(path: Path, text_column: str, label_column: str) -> list[tuple
     return rows
 
 
-def evaluate(
-    expected: Sequence[str], results: Sequence[IntentResult], taxonomy_labels: Sequence[str]
-) -> EvalReport:
-    predicted = [r.label for r in results]
-    labels = sorted(set(taxonomy_labels) | set(expected))
-    shown = [*labels, UNKNOWN] if UNKNOWN in predicted and UNKNOWN not in labels else labels
+class SentimentReport(BaseModel):
+    rows: int
+    accuracy: float
+    macro_f1: float
+    per_label: dict[str, LabelScore]
+    # confusion[expected][predicted] = rows
+    confusion: dict[str, dict[str, int]]
+
+
+def _scores(
+    expected: Sequence[str], predicted: Sequence[str], labels: Sequence[str], shown: Sequence[str]
+) -> dict[str, Any]:
+    """Accuracy, macro-F1 over the labels present, per-label scores and the confusion matrix."""
     precision, recall, f1, support = precision_recall_fscore_support(
-        expected, predicted, labels=labels, zero_division=0
+        expected, predicted, labels=list(labels), zero_division=0
     )
     present = [i for i, label in enumerate(labels) if label in set(expected)]
-    matrix = confusion_matrix(expected, predicted, labels=shown)
-    correct = np.array([e == p for e, p in zip(expected, predicted, strict=True)])
-    return EvalReport(
-        rows=len(expected),
-        accuracy=round(float(correct.mean()), 4),
-        macro_f1=round(float(np.mean([f1[i] for i in present])), 4),
-        unknown_rate=round(predicted.count(UNKNOWN) / len(predicted), 4),
-        calibration_error=round(_calibration_error([r.confidence for r in results], correct), 4),
-        per_label={
+    matrix = confusion_matrix(expected, predicted, labels=list(shown))
+    return {
+        "rows": len(expected),
+        "accuracy": round(float(np.mean([e == p for e, p in zip(expected, predicted, strict=True)])), 4),
+        "macro_f1": round(float(np.mean([f1[i] for i in present])), 4),
+        "per_label": {
             label: LabelScore(
                 precision=round(float(precision[i]), 4),
                 recall=round(float(recall[i]), 4),
@@ -96,12 +102,31 @@ def evaluate(
             )
             for i, label in enumerate(labels)
         },
-        confusion={
+        "confusion": {
             e: {p: int(matrix[i][j]) for j, p in enumerate(shown) if matrix[i][j]}
             for i, e in enumerate(shown)
             if e in set(expected)
         },
+    }
+
+
+def evaluate(
+    expected: Sequence[str], results: Sequence[IntentResult], taxonomy_labels: Sequence[str]
+) -> EvalReport:
+    predicted = [r.label for r in results]
+    labels = sorted(set(taxonomy_labels) | set(expected))
+    shown = [*labels, UNKNOWN] if UNKNOWN in predicted and UNKNOWN not in labels else labels
+    correct = np.array([e == p for e, p in zip(expected, predicted, strict=True)])
+    return EvalReport(
+        **_scores(expected, predicted, labels, shown),
+        unknown_rate=round(predicted.count(UNKNOWN) / len(predicted), 4),
+        calibration_error=round(_calibration_error([r.confidence for r in results], correct), 4),
     )
+
+
+def evaluate_sentiment(expected: Sequence[str], results: Sequence[IntentResult]) -> SentimentReport:
+    labels = sorted(set(get_args(Sentiment)))
+    return SentimentReport(**_scores(expected, [r.sentiment for r in results], labels, labels))
 
 
 def _calibration_error(confidences: Sequence[float], correct: np.ndarray) -> float:
@@ -124,18 +149,43 @@ def evaluate_taxonomy(
     min_confidence: float,
 ) -> EvalReport:
     """Train the CPU classifier (MiniLM + logistic regression) on the taxonomy, score the CSV."""
-    from inference_worker.backends.local import load_minilm
-    from inference_worker.intent import IntentClassifier
-    from inference_worker.taxonomy import load_taxonomy
-
-    taxonomy = load_taxonomy(taxonomy_path)
-    rows = load_labelled(data_path, text_column, label_column)
+    taxonomy, rows = _load(taxonomy_path, data_path, text_column, label_column)
     unknown = sorted({label for _, label in rows} - set(taxonomy.intents) - {UNKNOWN})
     if unknown:
         raise EvalDataError(
             f"{data_path}: labels {', '.join(unknown)} are not intents of {taxonomy_path} "
             f"({', '.join(sorted(taxonomy.intents))})"
         )
-    classifier = IntentClassifier(taxonomy, load_minilm(threads), min_confidence=min_confidence)
-    results = classifier.classify_many([text for text, _ in rows])
+    results = _classify(taxonomy, rows, threads, min_confidence)
     return evaluate([label for _, label in rows], results, list(taxonomy.intents))
+
+
+def evaluate_taxonomy_sentiment(
+    taxonomy_path: Path, data_path: Path, text_column: str, label_column: str, *, threads: int
+) -> SentimentReport:
+    """Train the CPU classifier on the taxonomy, score the sentiment of every CSV row."""
+    taxonomy, rows = _load(taxonomy_path, data_path, text_column, label_column)
+    allowed = sorted(get_args(Sentiment))
+    unknown = sorted({label for _, label in rows} - set(allowed))
+    if unknown:
+        raise EvalDataError(
+            f"{data_path}: labels {', '.join(unknown)} are not sentiments ({', '.join(allowed)})"
+        )
+    results = _classify(taxonomy, rows, threads, min_confidence=0.0)
+    return evaluate_sentiment([label for _, label in rows], results)
+
+
+def _load(
+    taxonomy_path: Path, data_path: Path, text_column: str, label_column: str
+) -> tuple[Taxonomy, list[tuple[str, str]]]:
+    return load_taxonomy(taxonomy_path), load_labelled(data_path, text_column, label_column)
+
+
+def _classify(
+    taxonomy: Taxonomy, rows: list[tuple[str, str]], threads: int, min_confidence: float
+) -> list[IntentResult]:
+    from inference_worker.backends.local import load_minilm
+    from inference_worker.intent import IntentClassifier
+
+    classifier = IntentClassifier(taxonomy, load_minilm(threads), min_confidence=min_confidence)
+    return classifier.classify_many([text for text, _ in rows])

@@ -1091,39 +1091,93 @@ def bench_enrollment(
         _run(run_enrollment_bench(_settings(), out, customers=customers, postgres=store, as_json=as_json))
 
 
-@eval_app.command("intents")
-def eval_intents(
-    data: Annotated[Path, typer.Option("--data", help="CSV of labelled customer messages.")],
-    taxonomy: Annotated[
-        Path | None, typer.Option("--taxonomy", help="Taxonomy file (default: the journeys' intents.yaml).")
-    ] = None,
-    text_column: Annotated[str, typer.Option("--text-column")] = "text",
-    label_column: Annotated[str, typer.Option("--label-column")] = "label",
-    as_json: JsonOpt = False,
-) -> None:
-    """Train the CPU intent classifier on the taxonomy's examples only and score every CSV row."""
-    from inference_worker.evaluation import EvalDataError, evaluate_taxonomy
+TaxonomyOpt = Annotated[
+    Path | None, typer.Option("--taxonomy", help="Taxonomy file (default: the journeys' intents.yaml).")
+]
+TextColumnOpt = Annotated[str, typer.Option("--text-column")]
+LabelColumnOpt = Annotated[str, typer.Option("--label-column")]
+
+
+def _evaluation(
+    evaluate: Callable[..., T],
+    taxonomy: Path | None,
+    data: Path,
+    columns: tuple[str, str],
+    as_json: bool,
+    **options: Any,
+) -> T | None:
+    """The report to print as tables, or None when it went out as JSON; a bad CSV or taxonomy
+    exits with code 1 and says where."""
+    from inference_worker.evaluation import EvalDataError
     from inference_worker.taxonomy import TaxonomyError
 
     settings = _settings()
     try:
-        report = evaluate_taxonomy(
+        report = evaluate(
             taxonomy or settings.journeys_dir / "intents.yaml",
             data,
-            text_column,
-            label_column,
+            *columns,
             threads=settings.model_threads,
-            min_confidence=settings.intent_min_confidence,
+            **options,
         )
     except (EvalDataError, TaxonomyError) as exc:
         _fail(str(exc))
     if as_json:
-        _print_json(report.model_dump())
+        _print_json(report.model_dump())  # type: ignore[attr-defined]
+        return None
+    return report
+
+
+@eval_app.command("intents")
+def eval_intents(
+    data: Annotated[Path, typer.Option("--data", help="CSV of labelled customer messages.")],
+    taxonomy: TaxonomyOpt = None,
+    text_column: TextColumnOpt = "text",
+    label_column: LabelColumnOpt = "label",
+    as_json: JsonOpt = False,
+) -> None:
+    """Train the CPU intent classifier on the taxonomy's examples only and score every CSV row."""
+    from inference_worker.evaluation import evaluate_taxonomy
+
+    report = _evaluation(
+        evaluate_taxonomy,
+        taxonomy,
+        data,
+        (text_column, label_column),
+        as_json,
+        min_confidence=_settings().intent_min_confidence,
+    )
+    if report is None:
         return
     console.print(
         f"{report.rows} messages: accuracy {report.accuracy:.1%}, macro-F1 {report.macro_f1:.3f}, "
         f"unknown {report.unknown_rate:.1%}, calibration error {report.calibration_error:.3f}"
     )
+    _print_label_scores(report)
+
+
+@eval_app.command("sentiment")
+def eval_sentiment(
+    data: Annotated[
+        Path, typer.Option("--data", help="CSV of messages labelled negative, neutral or positive.")
+    ],
+    taxonomy: TaxonomyOpt = None,
+    text_column: TextColumnOpt = "text",
+    label_column: LabelColumnOpt = "label",
+    as_json: JsonOpt = False,
+) -> None:
+    """Train the CPU classifier on the taxonomy's sentiment examples only and score every CSV row."""
+    from inference_worker.evaluation import evaluate_taxonomy_sentiment
+
+    report = _evaluation(evaluate_taxonomy_sentiment, taxonomy, data, (text_column, label_column), as_json)
+    if report is None:
+        return
+    console.print(f"{report.rows} messages: accuracy {report.accuracy:.1%}, macro-F1 {report.macro_f1:.3f}")
+    _print_label_scores(report)
+
+
+def _print_label_scores(report: Any) -> None:
+    """Per-label precision/recall/F1 and the confusion matrix of an evaluation report."""
     table = Table("label", "precision", "recall", "F1", "support")
     for label, score in report.per_label.items():
         table.add_row(
