@@ -22,6 +22,7 @@ from rich.console import Console
 from journeys_app.settings import Settings
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+SENTIMENT_SETS = {"en": "sentiment_eval.csv", "zh": "sentiment_eval_zh.csv"}  # in journeys/samples
 INFERENCE_HEADER = (
     "| raw batched /s | raw one at a time /s | no-op activity runs/s | batching on runs/s (p50 / p99 ms) "
     "| batching off runs/s (p50 / p99 ms) | limit /s | on ÷ limit | on ÷ off | copy tokens/s |\n"
@@ -57,7 +58,7 @@ async def run_all_benches(
 ) -> dict[str, Any]:
     """Engine, inference, gateway, enrolment and intent accuracy, one after another, on default
     sizes; with `postgres`, the gateway and enrolment again on that server, under `postgres`."""
-    from inference_worker.evaluation import evaluate_taxonomy
+    from inference_worker.evaluation import evaluate_taxonomy, evaluate_taxonomy_sentiment
     from journeys_app.bench.engine import run_engine_bench
     from journeys_app.bench.enrollment import run_enrollment_bench
     from journeys_app.bench.gateway import run_gateway_bench
@@ -96,6 +97,17 @@ async def run_all_benches(
     report["intent_eval"] = evaluation.model_dump(
         include={"rows", "accuracy", "macro_f1", "calibration_error"}
     )
+    progress.print("eval sentiment…")
+    for language, name in SENTIMENT_SETS.items():
+        sentiment = await asyncio.to_thread(
+            evaluate_taxonomy_sentiment,
+            settings.journeys_dir / "intents.yaml",
+            settings.journeys_dir / "samples" / name,
+            "text",
+            "label",
+            threads=settings.model_threads,
+        )
+        report.setdefault("sentiment_eval", {})[language] = sentiment.model_dump(include={"rows", "accuracy"})
     if readme is not None:
         update_readme(readme, report)
         progress.print(f"figures written to {readme}")
@@ -145,7 +157,8 @@ is a workflow of three no-op activities on the same server and worker:
 The limit is `1 / (1/no-op + 1/raw batched)`: on a small machine Temporal's own cost per
 activity is of the same order as the model's, so no classification through Temporal can beat it.
 Intent accuracy on `journeys/samples/intent_eval.csv` ({ev["rows"]} held-out messages):
-{ev["accuracy"]:.2f}, macro-F1 {ev["macro_f1"]:.2f}, calibration error {ev["calibration_error"]:.2f}.
+{ev["accuracy"]:.2f}, macro-F1 {ev["macro_f1"]:.2f}, calibration error {ev["calibration_error"]:.2f}.\
+{_sentiment_line(report)}
 
 **Gateway and enrolment** — the journey worker, the inference worker with the CPU models and
 the loads each in a process of their own, loopback HTTP: Segment ingest of `track` events that
@@ -154,6 +167,16 @@ rate while the runs' copy generation goes on behind them; bulk enrolment of a ne
 
 {_gateway_table(report)}
 """
+
+
+def _sentiment_line(report: dict[str, Any]) -> str:
+    """Sentiment accuracy per language, for reports that measured it."""
+    measured = report.get("sentiment_eval")
+    if not measured:
+        return ""
+    parts = [f"{language} {e['accuracy']:.2f} ({e['rows']} messages)" for language, e in measured.items()]
+    sets = "`journeys/samples/sentiment_eval*.csv`"
+    return f"\nSentiment accuracy on clearly negative or positive messages ({sets}): {', '.join(parts)}."
 
 
 def _gateway_table(report: dict[str, Any]) -> str:

@@ -74,6 +74,13 @@ def test_postgres_figures_get_their_own_row() -> None:
     text = figures_markdown({**REPORT, "postgres": on_postgres})
     assert "| PostgreSQL | 1,770 events/s | 410 events/s |" in text and "333 starts/s |" in text
     assert "120 held-out messages):\n0.93, macro-F1 0.94" in text
+    assert "Sentiment accuracy" not in text  # a report from before it was measured
+
+
+def test_sentiment_accuracy_per_language_when_measured() -> None:
+    sentiment = {"en": {"rows": 60, "accuracy": 0.917}, "zh": {"rows": 60, "accuracy": 0.017}}
+    text = figures_markdown({**REPORT, "sentiment_eval": sentiment})
+    assert "en 0.92 (60 messages), zh 0.02 (60 messages)." in text
 
 
 def test_readme_between_markers_is_replaced_and_the_rest_kept(tmp_path: Path) -> None:
