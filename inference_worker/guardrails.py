@@ -187,19 +187,39 @@ def looks_like_injection(text: str) -> bool:
     return bool(_INJECTION.search(text))
 
 
+# Chinese and Japanese put no spaces between words: each of their characters is a token of its own.
+_TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[a-z0-9'\uac00-\ud7af]+")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CJK_CHARS_PER_WORD = 2  # about two characters make a word, for the length check
+_SENTENCE_END = (".", "!", "?", "。", "！", "？")
+
+
 def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
+    return _TOKEN.findall(text.lower())
+
+
+def _word_count(text: str) -> float:
+    return sum(1 / CJK_CHARS_PER_WORD if _CJK.fullmatch(t) else 1.0 for t in _words(text))
+
+
+def _grams(text: str, n: int) -> set[tuple[str, ...]]:
+    """Every run of tokens worth n words, from each token on (two CJK characters make a word)."""
+    tokens = _words(text)
+    weights = [1 / CJK_CHARS_PER_WORD if _CJK.fullmatch(t) else 1.0 for t in tokens]
+    grams = set()
+    for start in range(len(tokens)):
+        end, total = start, 0.0
+        while end < len(tokens) and total < n:
+            total, end = total + weights[end], end + 1
+        if total >= n:
+            grams.add(tuple(tokens[start:end]))
+    return grams
 
 
 def echoes(text: str, sources: Iterable[str], n: int = ECHO_WORDS) -> bool:
     """True when text copies n consecutive words from any source (the customer's message)."""
-    words = _words(text)
-    grams = {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
-    for source in sources:
-        src = _words(source)
-        if any(tuple(src[i : i + n]) in grams for i in range(len(src) - n + 1)):
-            return True
-    return False
+    grams = _grams(text, n)
+    return any(grams & _grams(source, n) for source in sources)
 
 
 def injection(text: str, customer_texts: Iterable[str]) -> str | None:
@@ -288,9 +308,9 @@ def uses_first_person(text: str) -> bool:
 
 
 def complete(text: str) -> str | None:
-    if len(_words(text)) < SLOT_MIN_WORDS:
+    if _word_count(text) < SLOT_MIN_WORDS:
         return "too short"
-    if not text.rstrip().endswith((".", "!", "?")):
+    if not text.rstrip().endswith(_SENTENCE_END):
         return "unfinished sentence"
     return None
 

@@ -157,6 +157,23 @@ def test_echoing_the_customer_message_is_an_injection_finding() -> None:
     assert not g.echoes("We're sorry about your furniture.", [customer])
 
 
+def test_chinese_slots_are_judged_by_their_characters() -> None:
+    # No spaces between words: every character counts, a sentence ends with 。！？ too.
+    assert g.complete("非常抱歉，您的包裹在运输途中损坏了。") is None
+    assert g.complete("我们马上为您处理！") is None
+    assert g.complete("非常抱歉。") == "too short"
+    assert g.complete("非常抱歉，您的包裹在运输途中损坏了") == "unfinished sentence"
+    assert g.complete("We are so sorry.") is None and g.complete("So sorry.") == "too short"
+
+
+def test_echoing_a_chinese_message_is_caught() -> None:
+    customer = "我买的椅子到货时一条腿已经裂了，还少了两颗螺丝。"
+    assert g.echoes("我们了解到：我买的椅子到货时一条腿已经裂了。", [customer])
+    assert not g.echoes("非常抱歉椅子给您带来了不便。", [customer])
+    # six words' worth: restating a short phrase of the message is not copying it
+    assert not g.echoes("您的椅子到货时一条腿裂了，非常抱歉。", [customer])
+
+
 @pytest.mark.parametrize(
     "text",
     [
