@@ -242,6 +242,7 @@ class CopyGenerator:
                     check=dataclasses.replace(
                         base,
                         given_facts=" ".join((system, template_words, default, offer or "")),
+                        instruction_texts=(template_words,),
                         we_voice=not guardrails.uses_first_person(default),
                     ),
                 )

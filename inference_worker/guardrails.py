@@ -93,6 +93,7 @@ class SlotCheckContext:
     offer: str | None = None  # the template's offer; None = no discounts allowed
     max_chars: int = SLOT_MAX_CHARS
     prompt_texts: tuple[str, ...] = ()  # the system prompt: must not leak into the copy
+    instruction_texts: tuple[str, ...] = ()  # the slot's instruction: must not be repeated
     given_facts: str = ""  # everything the model was told (prompt, instruction, example, offer)
     customer_name: str = ""
     we_voice: bool = False  # the template speaks as "we" only: "I"/"my" would be off-voice
@@ -234,6 +235,27 @@ def prompt_leak(text: str, prompts: Iterable[str]) -> str | None:
     return "repeats the writing instructions" if echoes(text, prompts, n=6) else None
 
 
+INSTRUCTION_OPENING_WORDS = 3
+_SENTENCE = re.compile(r"[^.!?。！？]+")
+
+
+def _openings(text: str) -> set[tuple[str, ...]]:
+    """The first words of every sentence."""
+    openings = set()
+    for sentence in _SENTENCE.findall(text):
+        words = _words(sentence)[:INSTRUCTION_OPENING_WORDS]
+        if len(words) == INSTRUCTION_OPENING_WORDS:
+            openings.add(tuple(words))
+    return openings
+
+
+def instruction_echo(text: str, instructions: Iterable[str]) -> str | None:
+    """A sentence that opens as one of the slot instruction's sentences ("Write one sentence…",
+    "Do not promise…") repeats the instruction; its other words may well be good copy."""
+    given = set().union(*(_openings(i) for i in instructions))
+    return "repeats the slot's instruction" if _openings(text) & given else None
+
+
 def invented_facts(text: str, given: str) -> str | None:
     """Numbers, codes and names the model was not given are made up (prices, dates, people, places)."""
     given_numbers = set(_NUMBER.findall(given))
@@ -323,7 +345,14 @@ def check_slot(text: str, ctx: SlotCheckContext) -> Report:
         ("placeholders", lambda: placeholder(text)),
         ("sensitive_words", lambda: sensitive_word(normalised(text), ctx.sensitive_words)),
         ("contact_details", lambda: contact_details(text)),
-        ("injection", lambda: injection(text, ctx.customer_texts) or prompt_leak(text, ctx.prompt_texts)),
+        (
+            "injection",
+            lambda: (
+                injection(text, ctx.customer_texts)
+                or prompt_leak(text, ctx.prompt_texts)
+                or instruction_echo(text, ctx.instruction_texts)
+            ),
+        ),
         ("facts", lambda: invented_facts(text, ctx.given_facts)),
         ("promises", lambda: promise(text)),
         ("offers", lambda: offer_terms(text, ctx.offer) or prize(text)),
