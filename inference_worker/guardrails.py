@@ -193,20 +193,26 @@ _TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[a-
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 CJK_CHARS_PER_WORD = 2  # about two characters make a word, for the length check
 _SENTENCE_END = (".", "!", "?", "。", "！", "？")
+_SENTENCE = re.compile(r"[^.!?。！？]+")
 
 
 def _words(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
+def _weight(token: str) -> float:
+    """How much of a word a token is."""
+    return 1 / CJK_CHARS_PER_WORD if _CJK.fullmatch(token) else 1.0
+
+
 def _word_count(text: str) -> float:
-    return sum(1 / CJK_CHARS_PER_WORD if _CJK.fullmatch(t) else 1.0 for t in _words(text))
+    return sum(map(_weight, _words(text)))
 
 
 def _grams(text: str, n: int) -> set[tuple[str, ...]]:
     """Every run of tokens worth n words, from each token on (two CJK characters make a word)."""
     tokens = _words(text)
-    weights = [1 / CJK_CHARS_PER_WORD if _CJK.fullmatch(t) else 1.0 for t in tokens]
+    weights = [_weight(t) for t in tokens]
     grams = set()
     for start in range(len(tokens)):
         end, total = start, 0.0
@@ -236,7 +242,6 @@ def prompt_leak(text: str, prompts: Iterable[str]) -> str | None:
 
 
 INSTRUCTION_OPENING_WORDS = 3
-_SENTENCE = re.compile(r"[^.!?。！？]+")
 
 
 def _openings(text: str) -> set[tuple[str, ...]]:
