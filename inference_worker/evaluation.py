@@ -8,9 +8,10 @@ is scored on every row of the CSV, so the numbers predict what journeys will see
 from __future__ import annotations
 
 import csv
+import functools
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 import numpy as np
 from pydantic import BaseModel
@@ -19,7 +20,11 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from inference_worker.contracts import IntentResult, Sentiment
 from inference_worker.taxonomy import UNKNOWN, Taxonomy, load_taxonomy
 
+if TYPE_CHECKING:
+    from inference_worker.intent import Embedder
+
 CALIBRATION_BINS = 10
+SENTIMENTS = sorted(get_args(Sentiment))
 
 
 class EvalDataError(ValueError):
@@ -125,8 +130,7 @@ def evaluate(
 
 
 def evaluate_sentiment(expected: Sequence[str], results: Sequence[IntentResult]) -> SentimentReport:
-    labels = sorted(set(get_args(Sentiment)))
-    return SentimentReport(**_scores(expected, [r.sentiment for r in results], labels, labels))
+    return SentimentReport(**_scores(expected, [r.sentiment for r in results], SENTIMENTS, SENTIMENTS))
 
 
 def _calibration_error(confidences: Sequence[float], correct: np.ndarray) -> float:
@@ -165,11 +169,10 @@ def evaluate_taxonomy_sentiment(
 ) -> SentimentReport:
     """Train the CPU classifier on the taxonomy, score the sentiment of every CSV row."""
     taxonomy, rows = _load(taxonomy_path, data_path, text_column, label_column)
-    allowed = sorted(get_args(Sentiment))
-    unknown = sorted({label for _, label in rows} - set(allowed))
+    unknown = sorted({label for _, label in rows} - set(SENTIMENTS))
     if unknown:
         raise EvalDataError(
-            f"{data_path}: labels {', '.join(unknown)} are not sentiments ({', '.join(allowed)})"
+            f"{data_path}: labels {', '.join(unknown)} are not sentiments ({', '.join(SENTIMENTS)})"
         )
     results = _classify(taxonomy, rows, threads, min_confidence=0.0)
     return evaluate_sentiment([label for _, label in rows], results)
@@ -181,11 +184,18 @@ def _load(
     return load_taxonomy(taxonomy_path), load_labelled(data_path, text_column, label_column)
 
 
+@functools.cache
+def _encoder(threads: int) -> Embedder:
+    """MiniLM, loaded once per process however many evaluations `journeys bench` runs."""
+    from inference_worker.backends.local import load_minilm
+
+    return load_minilm(threads)
+
+
 def _classify(
     taxonomy: Taxonomy, rows: list[tuple[str, str]], threads: int, min_confidence: float
 ) -> list[IntentResult]:
-    from inference_worker.backends.local import load_minilm
     from inference_worker.intent import IntentClassifier
 
-    classifier = IntentClassifier(taxonomy, load_minilm(threads), min_confidence=min_confidence)
+    classifier = IntentClassifier(taxonomy, _encoder(threads), min_confidence=min_confidence)
     return classifier.classify_many([text for text, _ in rows])
