@@ -14,10 +14,8 @@ LLAMA := llama-cpp-python==0.3.36
 LLAMA_FLAGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 WHEELS := $(HOME)/.cache/ma-journeys/wheels/llama-portable
 
-# torch goes first, pinned to the CPU build: a plain resolve would pull several GB of CUDA wheels.
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
 	ls $(WHEELS)/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1 || CMAKE_ARGS="$(LLAMA_FLAGS)" \
 		$(BIN)/pip wheel -q --disable-pip-version-check --no-deps --no-cache-dir -w $(WHEELS) $(LLAMA)
 	$(BIN)/pip install -q --disable-pip-version-check --no-index --no-deps --force-reinstall --find-links $(WHEELS) $(LLAMA)

@@ -52,6 +52,9 @@ class IntentResult(_Contract):
     backend: str
     model: str
     degraded: bool = False
+    # ISO 639-1 code of the message ("en", "zh"…), None when the text does not say; copy and
+    # answers follow it. Results recorded before it existed read as None.
+    language: str | None = None
 
 
 class ScoreRequest(_Contract):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,8 +42,11 @@ __all__ = [
 
 ATTEMPTS_PER_SLOT = 2  # first try + one retry, then the default
 BASE_TEMPERATURE = 0.5
-# Cosine similarity (MiniLM) a slot text needs to its default sentence: below this it is off-topic.
-MIN_RELEVANCE = 0.5
+# Cosine similarity (multilingual e5, `query:` prefix) a slot text needs to its default sentence or
+# to its instruction (which quotes the customer's message): below this it is off-topic. e5 puts
+# unrelated sentences at 0.74-0.82 and a fitting one, generic or specific, English or Chinese,
+# at 0.86-0.91 (operations.md, "Copy guardrails").
+MIN_RELEVANCE = 0.84
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,7 @@ class SlotJob:
     name: str
     messages: list[dict[str, str]]
     default: str
+    instruction: str
     check: guardrails.SlotCheckContext
 
 
@@ -164,8 +168,8 @@ class PreparedCopy:
     jobs: tuple[SlotJob, ...]
 
 
-Relevance = Callable[[str, str], Awaitable[float]]
-"""Semantic similarity in [-1, 1] between a candidate and the template's default sentence."""
+Relevance = Callable[[str, Sequence[str]], Awaitable[float]]
+"""Semantic similarity in [-1, 1] between a candidate and the closest of some reference texts."""
 
 
 class CopyGenerator:
@@ -239,6 +243,7 @@ class CopyGenerator:
                     name=slot,
                     messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
                     default=default,
+                    instruction=instruction,
                     check=dataclasses.replace(
                         base,
                         given_facts=" ".join((system, template_words, default, offer or "")),
@@ -281,14 +286,17 @@ class CopyGenerator:
         return max(0, min(guardrails.SLOT_MAX_CHARS, room // len(template.slots)))
 
     async def check(self, text: str, job: SlotJob) -> guardrails.Report:
-        """All slot guardrails, plus semantic relevance to the default when an embedder is wired in."""
+        """All slot guardrails, plus semantic relevance when an encoder is wired in: close to the
+        default sentence, or to the instruction and the customer's message it quotes, so a specific
+        paraphrase ("your ceramic lamp arrived smashed") passes as well as a generic one."""
         report = guardrails.check_slot(text, job.check)
         if report.passed and self.relevance is not None:
-            similarity = await self.relevance(text, job.default)
+            similarity = await self.relevance(text, (job.default, job.instruction))
             if similarity < self.min_relevance:
                 report.findings.append(
                     guardrails.Finding(
-                        "relevance", f"off-topic (similarity {similarity:.2f} to the template's sentence)"
+                        "relevance",
+                        f"off-topic (similarity {similarity:.2f} to the slot's sentence and brief)",
                     )
                 )
         return report

@@ -8,7 +8,6 @@ is scored on every row of the CSV, so the numbers predict what journeys will see
 from __future__ import annotations
 
 import csv
-import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
@@ -38,6 +37,13 @@ class LabelScore(BaseModel):
     support: int
 
 
+class LanguageScore(BaseModel):
+    """Rows whose language the classifier detected as this one ("unknown": none detected)."""
+
+    rows: int
+    accuracy: float
+
+
 class EvalReport(BaseModel):
     rows: int
     accuracy: float
@@ -47,6 +53,7 @@ class EvalReport(BaseModel):
     # Expected calibration error: mean |confidence - accuracy| over confidence bins, row-weighted.
     calibration_error: float
     per_label: dict[str, LabelScore]
+    per_language: dict[str, LanguageScore]
     # confusion[expected][predicted] = rows
     confusion: dict[str, dict[str, int]]
 
@@ -81,8 +88,21 @@ class SentimentReport(BaseModel):
     accuracy: float
     macro_f1: float
     per_label: dict[str, LabelScore]
+    per_language: dict[str, LanguageScore]
     # confusion[expected][predicted] = rows
     confusion: dict[str, dict[str, int]]
+
+
+def _per_language(
+    expected: Sequence[str], predicted: Sequence[str], results: Sequence[IntentResult]
+) -> dict[str, LanguageScore]:
+    by_language: dict[str, list[bool]] = {}
+    for e, p, result in zip(expected, predicted, results, strict=True):
+        by_language.setdefault(result.language or "unknown", []).append(e == p)
+    return {
+        language: LanguageScore(rows=len(hits), accuracy=round(float(np.mean(hits)), 4))
+        for language, hits in sorted(by_language.items())
+    }
 
 
 def _scores(
@@ -124,13 +144,18 @@ def evaluate(
     correct = np.array([e == p for e, p in zip(expected, predicted, strict=True)])
     return EvalReport(
         **_scores(expected, predicted, labels, shown),
+        per_language=_per_language(expected, predicted, results),
         unknown_rate=round(predicted.count(UNKNOWN) / len(predicted), 4),
         calibration_error=round(_calibration_error([r.confidence for r in results], correct), 4),
     )
 
 
 def evaluate_sentiment(expected: Sequence[str], results: Sequence[IntentResult]) -> SentimentReport:
-    return SentimentReport(**_scores(expected, [r.sentiment for r in results], SENTIMENTS, SENTIMENTS))
+    predicted = [r.sentiment for r in results]
+    return SentimentReport(
+        **_scores(expected, predicted, SENTIMENTS, SENTIMENTS),
+        per_language=_per_language(expected, predicted, results),
+    )
 
 
 def _calibration_error(confidences: Sequence[float], correct: np.ndarray) -> float:
@@ -145,57 +170,69 @@ def _calibration_error(confidences: Sequence[float], correct: np.ndarray) -> flo
 
 def evaluate_taxonomy(
     taxonomy_path: Path,
-    data_path: Path,
+    data_paths: Sequence[Path],
     text_column: str,
     label_column: str,
     *,
     threads: int,
     min_confidence: float,
 ) -> EvalReport:
-    """Train the CPU classifier (MiniLM + logistic regression) on the taxonomy, score the CSV."""
-    taxonomy, rows = _load(taxonomy_path, data_path, text_column, label_column)
-    unknown = sorted({label for _, label in rows} - set(taxonomy.intents) - {UNKNOWN})
-    if unknown:
-        raise EvalDataError(
-            f"{data_path}: labels {', '.join(unknown)} are not intents of {taxonomy_path} "
-            f"({', '.join(sorted(taxonomy.intents))})"
-        )
+    """Train the CPU classifier (encoder + logistic regression) on the taxonomy, score the CSVs."""
+    taxonomy, rows = _load(taxonomy_path, data_paths, text_column, label_column)
+    for path, labels in _labels_by_file(data_paths, rows):
+        unknown = sorted(labels - set(taxonomy.intents) - {UNKNOWN})
+        if unknown:
+            raise EvalDataError(
+                f"{path}: labels {', '.join(unknown)} are not intents of {taxonomy_path} "
+                f"({', '.join(sorted(taxonomy.intents))})"
+            )
     results = _classify(taxonomy, rows, threads, min_confidence)
-    return evaluate([label for _, label in rows], results, list(taxonomy.intents))
+    return evaluate([label for _, _, label in rows], results, list(taxonomy.intents))
 
 
 def evaluate_taxonomy_sentiment(
-    taxonomy_path: Path, data_path: Path, text_column: str, label_column: str, *, threads: int
+    taxonomy_path: Path, data_paths: Sequence[Path], text_column: str, label_column: str, *, threads: int
 ) -> SentimentReport:
     """Train the CPU classifier on the taxonomy, score the sentiment of every CSV row."""
-    taxonomy, rows = _load(taxonomy_path, data_path, text_column, label_column)
-    unknown = sorted({label for _, label in rows} - set(SENTIMENTS))
-    if unknown:
-        raise EvalDataError(
-            f"{data_path}: labels {', '.join(unknown)} are not sentiments ({', '.join(SENTIMENTS)})"
-        )
+    taxonomy, rows = _load(taxonomy_path, data_paths, text_column, label_column)
+    for path, labels in _labels_by_file(data_paths, rows):
+        unknown = sorted(labels - set(SENTIMENTS))
+        if unknown:
+            raise EvalDataError(
+                f"{path}: labels {', '.join(unknown)} are not sentiments ({', '.join(SENTIMENTS)})"
+            )
     results = _classify(taxonomy, rows, threads, min_confidence=0.0)
-    return evaluate_sentiment([label for _, label in rows], results)
+    return evaluate_sentiment([label for _, _, label in rows], results)
+
+
+_Rows = list[tuple[Path, str, str]]  # (file, text, label)
 
 
 def _load(
-    taxonomy_path: Path, data_path: Path, text_column: str, label_column: str
-) -> tuple[Taxonomy, list[tuple[str, str]]]:
-    return load_taxonomy(taxonomy_path), load_labelled(data_path, text_column, label_column)
+    taxonomy_path: Path, data_paths: Sequence[Path], text_column: str, label_column: str
+) -> tuple[Taxonomy, _Rows]:
+    taxonomy = load_taxonomy(taxonomy_path)
+    rows = [
+        (path, text, label)
+        for path in data_paths
+        for text, label in load_labelled(path, text_column, label_column)
+    ]
+    return taxonomy, rows
 
 
-@functools.cache
+def _labels_by_file(data_paths: Sequence[Path], rows: _Rows) -> list[tuple[Path, set[str]]]:
+    return [(path, {label for p, _, label in rows if p == path}) for path in data_paths]
+
+
 def _encoder(threads: int) -> Embedder:
-    """MiniLM, loaded once per process however many evaluations `journeys bench` runs."""
-    from inference_worker.backends.local import load_minilm
+    """The worker's encoder, loaded once per process however many evaluations `journeys bench` runs."""
+    from inference_worker.encoder import load_encoder
 
-    return load_minilm(threads)
+    return load_encoder(threads).query
 
 
-def _classify(
-    taxonomy: Taxonomy, rows: list[tuple[str, str]], threads: int, min_confidence: float
-) -> list[IntentResult]:
+def _classify(taxonomy: Taxonomy, rows: _Rows, threads: int, min_confidence: float) -> list[IntentResult]:
     from inference_worker.intent import IntentClassifier
 
     classifier = IntentClassifier(taxonomy, _encoder(threads), min_confidence=min_confidence)
-    return classifier.classify_many([text for text, _ in rows])
+    return classifier.classify_many([text for _, text, _ in rows])

@@ -1,7 +1,9 @@
 """Few-shot intent, sentiment and urgency classification.
 
 The taxonomy (journeys/intents.yaml) is the single source of truth: marketers edit labelled
-examples, and at start-up we embed them with MiniLM and fit one logistic regression per head.
+examples, and at start-up we embed them with the multilingual encoder (inference_worker/encoder.py)
+and fit one logistic regression per head. The encoder maps a Chinese and an English sentence that
+mean the same close together, so English examples teach Chinese messages too.
 Retraining takes well under a second, so there is no model artefact to version or ship; only the
 examples' embeddings are cached, keyed by the taxonomy's content hash.
 """
@@ -20,6 +22,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from inference_worker.contracts import IntentResult
+from inference_worker.encoder import MODEL_ID as ENCODER_ID
+from inference_worker.language import detect_language
 from inference_worker.taxonomy import (
     UNKNOWN,
     LabelSpec,
@@ -30,7 +34,7 @@ from inference_worker.taxonomy import (
 )
 
 __all__ = ["UNKNOWN", "IntentClassifier", "Taxonomy", "TaxonomyError", "load_taxonomy"]
-MODEL_ID = "all-MiniLM-L6-v2+logreg"
+MODEL_ID = f"{ENCODER_ID}+logreg"
 # Inverse regularisation strength. Embeddings are unit vectors and each label has ~15 examples, so
 # the default C=1 gives flat probabilities (~0.3 for a clear case); C≈10 gives confident but still
 # graded scores, which is what the `intent_min_confidence` threshold needs.
@@ -179,6 +183,7 @@ class IntentClassifier:
                     urgency=max(urgency, key=urgency.__getitem__),  # type: ignore[arg-type]
                     backend=self.backend,
                     model=self.model_id,
+                    language=detect_language(text),
                 )
             )
         return results

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from inference_worker.contracts import CopyRequest, CopyResult, IntentResult, ScoreRequest, ScoreResult
 from inference_worker.copy import CopyGenerator
+from inference_worker.language import detect_language
 from inference_worker.scoring import ScoreModel
 from inference_worker.taxonomy import UNKNOWN, LabelSpec, Taxonomy, load_taxonomy
 
@@ -29,6 +30,7 @@ MAX_RULES_CONFIDENCE = 0.75
 SHARPNESS = 12.0  # softmax temperature over cosine similarities in [0, 1]
 
 _WORD = re.compile(r"[a-z0-9']+")
+_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 _STOP = frozenset(
     "a an the and or but if to of in on at for with from by is are was were be been am i me my we our "
     "you your it its this that these those do does did have has had so as not no can could would "
@@ -39,7 +41,9 @@ _STOP = frozenset(
 def _terms(text: str) -> list[str]:
     words = [w.strip("'") for w in _WORD.findall(text.lower())]
     stems = [w[:6] for w in words if w and w not in _STOP]  # crude stemming: refund/refunded/refunds
-    return stems + [f"{a} {b}" for a, b in itertools.pairwise(stems)]
+    # Chinese has no spaces: its words are one to four characters, so character pairs stand in.
+    han = [run[i : i + 2] for run in _HAN_RUN.findall(text) for i in range(max(1, len(run) - 1))]
+    return stems + [f"{a} {b}" for a, b in itertools.pairwise(stems)] + han
 
 
 class _TfidfHead:
@@ -103,6 +107,7 @@ class RuleClassifier:
             backend=RULES_BACKEND,
             model=RULES_MODEL,
             degraded=True,
+            language=detect_language(text),
         )
 
 

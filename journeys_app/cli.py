@@ -1101,21 +1101,24 @@ LabelColumnOpt = Annotated[str, typer.Option("--label-column")]
 def _evaluation(
     evaluate: Callable[..., T],
     taxonomy: Path | None,
-    data: Path,
+    data: list[Path] | None,
+    shipped: str,
     columns: tuple[str, str],
     as_json: bool,
     **options: Any,
 ) -> T | None:
     """The report to print as tables, or None when it went out as JSON; a bad CSV or taxonomy
-    exits with code 1 and says where."""
+    exits with code 1 and says where. Without --data, the shipped sets `shipped` (a glob in
+    journeys/samples) of every language are scored together."""
     from inference_worker.evaluation import EvalDataError
     from inference_worker.taxonomy import TaxonomyError
 
     settings = _settings()
+    paths = data or sorted((settings.journeys_dir / "samples").glob(shipped))
     try:
         report = evaluate(
             taxonomy or settings.journeys_dir / "intents.yaml",
-            data,
+            paths,
             *columns,
             threads=settings.model_threads,
             **options,
@@ -1130,7 +1133,14 @@ def _evaluation(
 
 @eval_app.command("intents")
 def eval_intents(
-    data: Annotated[Path, typer.Option("--data", help="CSV of labelled customer messages.")],
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--data",
+            help="CSV of labelled customer messages; repeat for several "
+            "(default: journeys/samples/intent_eval*.csv, English and Chinese).",
+        ),
+    ] = None,
     taxonomy: TaxonomyOpt = None,
     text_column: TextColumnOpt = "text",
     label_column: LabelColumnOpt = "label",
@@ -1143,6 +1153,7 @@ def eval_intents(
         evaluate_taxonomy,
         taxonomy,
         data,
+        "intent_eval*.csv",
         (text_column, label_column),
         as_json,
         min_confidence=_settings().intent_min_confidence,
@@ -1159,8 +1170,13 @@ def eval_intents(
 @eval_app.command("sentiment")
 def eval_sentiment(
     data: Annotated[
-        Path, typer.Option("--data", help="CSV of messages labelled negative, neutral or positive.")
-    ],
+        list[Path] | None,
+        typer.Option(
+            "--data",
+            help="CSV of messages labelled negative, neutral or positive; repeat for several "
+            "(default: journeys/samples/sentiment_eval*.csv, English and Chinese).",
+        ),
+    ] = None,
     taxonomy: TaxonomyOpt = None,
     text_column: TextColumnOpt = "text",
     label_column: LabelColumnOpt = "label",
@@ -1169,7 +1185,14 @@ def eval_sentiment(
     """Train the CPU classifier on the taxonomy's sentiment examples only and score every CSV row."""
     from inference_worker.evaluation import evaluate_taxonomy_sentiment
 
-    report = _evaluation(evaluate_taxonomy_sentiment, taxonomy, data, (text_column, label_column), as_json)
+    report = _evaluation(
+        evaluate_taxonomy_sentiment,
+        taxonomy,
+        data,
+        "sentiment_eval*.csv",
+        (text_column, label_column),
+        as_json,
+    )
     if report is None:
         return
     console.print(f"{report.rows} messages: accuracy {report.accuracy:.1%}, macro-F1 {report.macro_f1:.3f}")
@@ -1177,7 +1200,11 @@ def eval_sentiment(
 
 
 def _print_label_scores(report: Any) -> None:
-    """Per-label precision/recall/F1 and the confusion matrix of an evaluation report."""
+    """Per-language accuracy, per-label precision/recall/F1 and the confusion matrix of a report."""
+    languages = Table("language (detected)", "messages", "accuracy")
+    for language, score in report.per_language.items():
+        languages.add_row(language, str(score.rows), f"{score.accuracy:.1%}")
+    console.print(languages)
     table = Table("label", "precision", "recall", "F1", "support")
     for label, score in report.per_label.items():
         table.add_row(

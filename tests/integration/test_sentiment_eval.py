@@ -27,8 +27,9 @@ def test_eval_messages_are_held_out_and_balanced(name: str) -> None:
     assert sum(r["label"] == "negative" for r in rows) == sum(r["label"] == "positive" for r in rows) >= 30
 
 
-def test_cpu_default_reads_clearly_negative_and_positive_english_messages() -> None:
-    data = SAMPLES / "sentiment_eval.csv"
+@pytest.mark.parametrize("name", ["sentiment_eval.csv", "sentiment_eval_zh.csv"])
+def test_cpu_default_reads_clearly_negative_and_positive_messages(name: str) -> None:
+    data = SAMPLES / name
     done = journeys("eval", "sentiment", "--taxonomy", str(TAXONOMY), "--data", str(data), "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)

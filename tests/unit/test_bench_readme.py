@@ -50,7 +50,10 @@ REPORT = {
         },
     },
     "enrollment": {"customers": 10000, "starts_per_s": 301.2},
-    "intent_eval": {"rows": 120, "accuracy": 0.933, "macro_f1": 0.94, "calibration_error": 0.031},
+    "intent_eval": {
+        "en": {"rows": 120, "accuracy": 0.975, "macro_f1": 0.97, "calibration_error": 0.013},
+        "zh": {"rows": 120, "accuracy": 0.942, "macro_f1": 0.94, "calibration_error": 0.031},
+    },
 }
 
 
@@ -73,8 +76,17 @@ def test_postgres_figures_get_their_own_row() -> None:
     }
     text = figures_markdown({**REPORT, "postgres": on_postgres})
     assert "| PostgreSQL | 1,770 events/s | 410 events/s |" in text and "333 starts/s |" in text
-    assert "120 held-out messages):\n0.93, macro-F1 0.94" in text
     assert "Sentiment accuracy" not in text  # a report from before it was measured
+
+
+def test_intent_accuracy_per_language() -> None:
+    text = figures_markdown(REPORT)
+    assert "en 0.97 (macro-F1 0.97, calibration error 0.01, 120 messages), zh 0.94 (" in text
+    older = {
+        **REPORT,
+        "intent_eval": {"rows": 120, "accuracy": 0.933, "macro_f1": 0.94, "calibration_error": 0.03},
+    }
+    assert "en 0.93 (macro-F1 0.94, calibration error 0.03, 120 messages)." in figures_markdown(older)
 
 
 def test_sentiment_accuracy_per_language_when_measured() -> None:

@@ -7,7 +7,7 @@ fallbacks are the real code.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -440,7 +440,8 @@ async def test_offer_templates_allow_only_their_offer() -> None:
 
 
 async def test_off_topic_text_is_rejected_by_the_relevance_hook() -> None:
-    async def relevance(text: str, reference: str) -> float:
+    async def relevance(text: str, references: Sequence[str]) -> float:
+        assert len(references) == 2  # the default sentence and the instruction
         return 0.1 if "weather" in text else 0.9
 
     gen, _ = generator(lambda u, a: "The weather is lovely in the mountains today.", relevance=relevance)

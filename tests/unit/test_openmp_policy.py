@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from inference_worker.backends.local import passive_openmp
+from inference_worker.encoder import passive_openmp
 
 
 def test_idle_openmp_threads_sleep_by_default(monkeypatch):
