@@ -2,7 +2,8 @@
 
 The workflow schedules these on the journeys queue after an inference activity was not picked up
 in time (the inference worker is stopped or unreachable), so journeys go on with rules and preset
-copy instead of stalling; every result says `degraded` and names the rules or preset backend.
+copy instead of stalling; every result says `degraded` and names the rules or preset backend. A
+question for the knowledge base goes to a person: without the encoder no answer is sure enough.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from inference_worker.contracts import (
     CLASSIFY_INTENT,
     FALLBACK_ACTIVITIES,
     GENERATE_COPY,
+    RETRIEVE_KNOWLEDGE,
     SCORE_CUSTOMER,
     CopyRequest,
     CopyResult,
@@ -25,14 +27,19 @@ from inference_worker.contracts import (
     IntentAndScoreResult,
     IntentRequest,
     IntentResult,
+    RetrieveRequest,
+    RetrieveResult,
     ScoreRequest,
     ScoreResult,
 )
 from inference_worker.degradation import CONFIG_ERRORS
+from inference_worker.knowledge import DEFAULT_LANGUAGE, load_knowledge
+from inference_worker.language import detect_language, locale_language
+from inference_worker.retrieval import suggest_without_model
 from inference_worker.rules import RulesBackend
 from journeys_app.settings import Settings
 
-R = TypeVar("R", IntentResult, ScoreResult, CopyResult)
+R = TypeVar("R", IntentResult, ScoreResult, CopyResult, RetrieveResult)
 
 
 class InferenceFallbackActivities:
@@ -42,12 +49,14 @@ class InferenceFallbackActivities:
         self.rules = RulesBackend(
             settings.journeys_dir, settings.templates_dir, min_confidence=settings.intent_min_confidence
         )
+        self.journeys_dir = settings.journeys_dir
 
     def all(self) -> list[Callable[..., Any]]:
         return [
             self.classify_intent_rules,
             self.score_customer_rules,
             self.classify_intent_and_score_rules,
+            self.retrieve_knowledge_rules,
             self.generate_copy_preset,
         ]
 
@@ -62,6 +71,27 @@ class InferenceFallbackActivities:
     @activity.defn(name=FALLBACK_ACTIVITIES[CLASSIFY_AND_SCORE])
     async def classify_intent_and_score_rules(self, request: IntentAndScoreRequest) -> IntentAndScoreResult:
         return await classify_then_score(self.classify_intent_rules, self.score_customer_rules, request)
+
+    @activity.defn(name=FALLBACK_ACTIVITIES[RETRIEVE_KNOWLEDGE])
+    async def retrieve_knowledge_rules(self, request: RetrieveRequest) -> RetrieveResult:
+        async def to_a_person(_: RulesBackend) -> RetrieveResult:
+            kb = load_knowledge(self.journeys_dir)
+            language = (
+                request.language or detect_language(request.question) or locale_language(request.locale)
+            )
+            language = language if any(language in e.answer for e in kb.faq.entries) else DEFAULT_LANGUAGE
+            return RetrieveResult(
+                found=False,
+                score=0.0,
+                language=language,
+                product=suggest_without_model(kb, language, request.interests),
+                reason="the inference worker did not answer: a person answers instead",
+                backend="rules",
+                model="none",
+                degraded=True,
+            )
+
+        return await self._answer(RETRIEVE_KNOWLEDGE, to_a_person)
 
     @activity.defn(name=FALLBACK_ACTIVITIES[GENERATE_COPY])
     async def generate_copy_preset(self, request: CopyRequest) -> CopyResult:

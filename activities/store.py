@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 DECIDED_STATUSES = frozenset({"approved", "edited", "rejected", "regenerated", "timed_out"})
 AUDITED_REVIEW_STATUSES = DECIDED_STATUSES | {"escalated"}
-MODEL_STEP_TYPES = frozenset({"classify_intent", "score", "generate_copy"})
+MODEL_STEP_TYPES = frozenset({"classify_intent", "score", "retrieve", "generate_copy"})
 # For each new review status, the stored statuses it may replace (itself included, for retries).
 # Anything else is a stale write (e.g. a late retry of "pending" after the decision) and is ignored.
 REVIEW_TRANSITIONS: dict[str, frozenset[str]] = {

@@ -1,4 +1,4 @@
-"""Temporal activities of the inference worker: intent, score and copy, by the contract names.
+"""Temporal activities of the inference worker: intent, score, knowledge and copy, by contract name.
 
 The journey workflow calls these by name on the "inference" task queue and never imports this
 module. Configuration mistakes (unknown template, broken taxonomy) fail fast as non-retryable
@@ -21,6 +21,7 @@ from inference_worker.contracts import (
     CLASSIFY_AND_SCORE,
     CLASSIFY_INTENT,
     GENERATE_COPY,
+    RETRIEVE_KNOWLEDGE,
     SCORE_CUSTOMER,
     CopyRequest,
     CopyResult,
@@ -28,14 +29,17 @@ from inference_worker.contracts import (
     IntentAndScoreResult,
     IntentRequest,
     IntentResult,
+    RetrieveRequest,
+    RetrieveResult,
     ScoreRequest,
     ScoreResult,
 )
 from inference_worker.degradation import CONFIG_ERRORS
+from inference_worker.retrieval import KnowledgeRetriever
 
 log = logging.getLogger(__name__)
 
-R = TypeVar("R", IntentResult, ScoreResult, CopyResult)
+R = TypeVar("R", IntentResult, ScoreResult, CopyResult, RetrieveResult)
 
 # Errors that retrying cannot fix: the journey or its config has to change.
 _PERMANENT = CONFIG_ERRORS
@@ -49,12 +53,20 @@ def permanent_error(exc: Exception) -> ApplicationError:
 class InferenceActivities:
     """Activity implementations bound to one loaded backend (normally the degradation chain)."""
 
-    def __init__(self, backend: InferenceBackend, *, heartbeat_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        backend: InferenceBackend,
+        retriever: KnowledgeRetriever | None = None,
+        *,
+        heartbeat_s: float = 5.0,
+    ) -> None:
         self.backend = backend
+        self.retriever = retriever
         self.heartbeat_s = heartbeat_s
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.classify_intent, self.score_customer, self.classify_intent_and_score, self.generate_copy]
+        fast = [self.classify_intent, self.score_customer, self.classify_intent_and_score]
+        return [*fast, *([self.retrieve_knowledge] if self.retriever else []), self.generate_copy]
 
     @activity.defn(name=CLASSIFY_INTENT)
     async def classify_intent(self, request: IntentRequest) -> IntentResult:
@@ -70,6 +82,13 @@ class InferenceActivities:
     @activity.defn(name=CLASSIFY_AND_SCORE)
     async def classify_intent_and_score(self, request: IntentAndScoreRequest) -> IntentAndScoreResult:
         return await classify_then_score(self.classify_intent, self.score_customer, request)
+
+    @activity.defn(name=RETRIEVE_KNOWLEDGE)
+    async def retrieve_knowledge(self, request: RetrieveRequest) -> RetrieveResult:
+        assert self.retriever is not None  # registered only with one
+        result = await self._run(RETRIEVE_KNOWLEDGE, self.retriever.retrieve(request))
+        log.debug("retrieve_knowledge %s %.2f", result.entry_id or "-> person", result.score)
+        return result
 
     @activity.defn(name=GENERATE_COPY)
     async def generate_copy(self, request: CopyRequest) -> CopyResult:
@@ -123,7 +142,7 @@ async def _heartbeat(every_s: float) -> None:
         await asyncio.sleep(every_s)
 
 
-def count_result(name: str, result: IntentResult | ScoreResult | CopyResult) -> None:
+def count_result(name: str, result: IntentResult | ScoreResult | CopyResult | RetrieveResult) -> None:
     """Log degraded results and count every result in the `journeys_inference_results` metric."""
     if result.degraded:
         log.warning("%s answered degraded by %s (%s)", name, result.backend, result.model)

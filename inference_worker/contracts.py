@@ -19,6 +19,7 @@ GENERATE_COPY = "generate_copy"
 # A classification and the score of the step right after it, in one round trip (see
 # IntentAndScoreRequest).
 CLASSIFY_AND_SCORE = "classify_intent_and_score"
+RETRIEVE_KNOWLEDGE = "retrieve_knowledge"
 # Answered on the journeys queue by the journey worker (rules / preset copy, marked degraded) when
 # no inference worker picks a step up in time.
 FALLBACK_ACTIVITIES = {
@@ -26,6 +27,7 @@ FALLBACK_ACTIVITIES = {
     SCORE_CUSTOMER: "score_customer_rules",
     GENERATE_COPY: "generate_copy_preset",
     CLASSIFY_AND_SCORE: "classify_intent_and_score_rules",
+    RETRIEVE_KNOWLEDGE: "retrieve_knowledge_rules",
 }
 
 Sentiment = Literal["negative", "neutral", "positive"]
@@ -92,8 +94,50 @@ class CopyRequest(_Contract):
     channel: Channel
     variants: int = Field(default=1, ge=1, le=5)
     brief: str | None = None
-    # Render context: customer profile, triggering event, earlier step results.
+    # Render context: customer profile, triggering event, earlier step results, and `knowledge`
+    # (a RetrieveResult) when the step names a retrieve step.
     context: dict[str, Any] = Field(default_factory=dict)
+    # The customer's language ("zh"…): `<template>.<language>.j2` is used where it exists.
+    language: str | None = None
+
+
+class RetrieveRequest(_Contract):
+    question: str = Field(max_length=8000)
+    language: str | None = None  # of the question where known (the intent's); else detected
+    locale: str = "en"  # the customer's, for a question whose language cannot be told
+    interests: list[str] = Field(default_factory=list)  # product categories from the profile
+    min_score: float | None = Field(default=None, ge=0.0, le=1.0)  # None: the deployment's
+
+
+class KnowledgeMatch(_Contract):
+    entry_id: str
+    title: str
+    score: float
+
+
+class ProductSuggestion(_Contract):
+    id: str
+    name: str
+    description: str
+    category: str
+    reason: Literal["question", "interests", "featured"]
+
+
+class RetrieveResult(_Contract):
+    """An approved answer to a question, or `found: false` (a person answers it)."""
+
+    found: bool
+    score: float = Field(ge=0.0, le=1.0)  # the best entry's; found when it reaches min_score
+    language: str  # of `answer` and `product`
+    entry_id: str | None = None
+    title: str | None = None
+    answer: str | None = None  # verbatim from the knowledge base
+    matches: list[KnowledgeMatch] = Field(default_factory=list)  # the best three, best first
+    product: ProductSuggestion | None = None
+    reason: str = ""  # why nothing was found
+    backend: str
+    model: str
+    degraded: bool = False
 
 
 class GuardrailVerdict(_Contract):

@@ -208,7 +208,7 @@ class CopyGenerator:
 
     def prepare(self, request: CopyRequest) -> PreparedCopy:
         """Render prompts, defaults and guardrail context once per request (no model calls)."""
-        template = self.library.get(request.template)
+        template = self.library.get(request.template, request.language)
         if template.channel != request.channel:
             raise CopyTemplateError(
                 f"template {request.template!r} is for {template.channel}, "
@@ -231,6 +231,7 @@ class CopyGenerator:
             max_chars=self._slot_budget(template, context),
             prompt_texts=(system,),
             customer_name=str(context["customer"].get("first_name") or ""),
+            language=template.language,
         )
         jobs = []
         for slot in template.slots:

@@ -17,6 +17,7 @@ from typing import Literal, TypeVar
 
 from inference_worker.backends import InferenceBackend
 from inference_worker.contracts import CopyRequest, CopyResult, IntentResult, ScoreRequest, ScoreResult
+from inference_worker.knowledge import KnowledgeError
 from inference_worker.message_templates import CopyTemplateError
 from inference_worker.rules import RulesBackend
 from inference_worker.scoring import ScoringConfigError
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 R = TypeVar("R", IntentResult, ScoreResult, CopyResult, list[IntentResult])
 
 # Mistakes in config files: every backend would fail the same way, so they are not degradation.
-CONFIG_ERRORS = (CopyTemplateError, TaxonomyError, ScoringConfigError)
+CONFIG_ERRORS = (CopyTemplateError, TaxonomyError, ScoringConfigError, KnowledgeError)
 
 BreakerState = Literal["closed", "open", "half_open"]
 

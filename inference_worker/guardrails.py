@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from inference_worker.language import detect_language
+
 # Hard limits per channel (characters). SMS: two concatenated segments; email subject: what inbox
 # previews show before truncating; push: what iOS/Android show without expanding.
 BODY_LIMITS = {"email": 5000, "sms": 320, "push": 240, "webhook": 5000}
@@ -97,6 +99,7 @@ class SlotCheckContext:
     given_facts: str = ""  # everything the model was told (prompt, instruction, example, offer)
     customer_name: str = ""
     we_voice: bool = False  # the template speaks as "we" only: "I"/"my" would be off-voice
+    language: str = "en"  # of the template's fixed copy
 
 
 @dataclass
@@ -334,6 +337,22 @@ def uses_first_person(text: str) -> bool:
     return bool(_FIRST_PERSON.search(text))
 
 
+# Languages told apart by their script, reliably even in one short sentence.
+_SCRIPT_LANGUAGES = frozenset({"zh", "ja", "ko"})
+
+
+def wrong_language(text: str, language: str) -> str | None:
+    """Text in another language than the message around it: a model that cannot write Chinese
+    answers a Chinese slot in English. Between languages written in Latin letters only a script
+    change counts: a short English sentence with a French name is not French."""
+    found = detect_language(text)
+    if language in _SCRIPT_LANGUAGES:
+        wrong = found != language
+    else:
+        wrong = found in _SCRIPT_LANGUAGES
+    return f"written in {found or 'an unknown language'}, the message is in {language}" if wrong else None
+
+
 def complete(text: str) -> str | None:
     if _word_count(text) < SLOT_MIN_WORDS:
         return "too short"
@@ -346,6 +365,7 @@ def check_slot(text: str, ctx: SlotCheckContext) -> Report:
     """All checks for one model-written slot text; every failing check is reported."""
     checks: list[tuple[str, Callable[[], str | None]]] = [
         ("complete", lambda: complete(text)),
+        ("language", lambda: wrong_language(text, ctx.language)),
         ("length", lambda: f"{len(text)} chars > {ctx.max_chars}" if len(text) > ctx.max_chars else None),
         ("placeholders", lambda: placeholder(text)),
         ("sensitive_words", lambda: sensitive_word(normalised(text), ctx.sensitive_words)),
@@ -404,6 +424,7 @@ def check_message(
 
 SLOT_CHECKS = (
     "complete",
+    "language",
     "length",
     "placeholders",
     "sensitive_words",

@@ -8,6 +8,9 @@ A template (templates/messages/<channel>/<name>.j2) is fixed brand copy with nam
     {% block body %}Hi …, {{ slots.opening }} …{% endblock %}
     {% block offer %}10% off …{% endblock %}       (optional: the only offer the model may mention)
 
+The same template in another language sits beside it as `<name>.<language>.j2` (answer.zh.j2):
+a customer who writes that language, or whose locale is it, gets it.
+
 Blocks render one at a time in a sandboxed, strict Jinja2 environment, so a typo in a template
 is an error naming the block, never a silently empty sentence in a customer's inbox.
 """
@@ -39,6 +42,7 @@ SUFFIX = ".j2"
 CHANNELS = ("email", "sms", "push", "webhook")
 QUOTE_MAX_CHARS = 300  # of the customer's message shown to the model
 _NAME = re.compile(r"^[a-z_]+/[a-z0-9_]+$")
+_LANGUAGE = re.compile(r"^[a-z]{2}$")
 
 
 class CopyTemplateError(ValueError):
@@ -92,9 +96,9 @@ def template_exists(name: str, templates_dir: Path | None = None) -> bool:
     return name in list_templates(templates_dir)
 
 
-def template_problems(name: str, templates_dir: Path | None = None) -> list[str]:
+def template_problems(name: str, templates_dir: Path | None = None, *, knowledge: bool = False) -> list[str]:
     """What `journeys validate` should report about a template (empty list = usable)."""
-    return TemplateLibrary(templates_dir or _default_templates_dir()).problems(name)
+    return TemplateLibrary(templates_dir or _default_templates_dir()).problems(name, knowledge=knowledge)
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,7 @@ class MessageTemplate:
     channel: str
     template: Template
     slots: tuple[str, ...]
+    language: str = "en"  # of its fixed copy; the model's slot text must match it
 
     @property
     def has_offer(self) -> bool:
@@ -117,8 +122,15 @@ class MessageTemplate:
             raise CopyTemplateError(f"{self.name}: block {block!r}: {exc}") from exc
 
 
+def _path(name: str, language: str | None) -> str:
+    """The file of a template (relative to the templates folder), or of its translation."""
+    return f"{MESSAGES_DIR}/{name}{'.' + language if language else ''}{SUFFIX}"
+
+
 # What a message template's context holds (see CopyGenerator.prepare): anything else is a typo.
-TEMPLATE_NAMES = frozenset({"customer", "event", "steps", "brief", "channel", "slots", "offer", "_hide_data"})
+TEMPLATE_NAMES = frozenset(
+    {"customer", "event", "steps", "brief", "channel", "slots", "offer", "knowledge", "_hide_data"}
+)
 
 
 def _internals(ast: nodes.Template) -> list[tuple[int, str]]:
@@ -160,11 +172,38 @@ class TemplateLibrary:
     def exists(self, name: str) -> bool:
         return template_exists(name, self.templates_dir)
 
-    def problems(self, name: str) -> list[str]:
-        """What is wrong with a template, in words a marketer can act on (empty = fine)."""
+    def languages(self, name: str) -> list[str]:
+        """The languages `name` has a translation in (`<name>.<language>.j2` files)."""
+        if not _NAME.match(name):
+            return []
+        channel, base = name.split("/", 1)
+        folder = self.templates_dir / MESSAGES_DIR / channel
+        codes = (p.name[len(base) + 1 : -len(SUFFIX)] for p in folder.glob(f"{base}.*{SUFFIX}"))
+        return sorted(code for code in codes if _LANGUAGE.match(code))
+
+    def problems(self, name: str, *, knowledge: bool = False) -> list[str]:
+        """What is wrong with a template and its translations, in words a marketer can act on
+        (empty = fine). `knowledge`: the step gives the template a retrieve step's result."""
         if not self.exists(name):
             return [f"template {name!r} not found; available: {', '.join(self.names())}"]
-        path = f"{MESSAGES_DIR}/{name}{SUFFIX}"
+        found = self._file_problems(name, _path(name, None))
+        found += [p for code in self.languages(name) for p in self._file_problems(name, _path(name, code))]
+        if found:
+            return found
+        if not knowledge and any(
+            "knowledge" in self._names(_path(name, code)) for code in [None, *self.languages(name)]
+        ):
+            found.append(
+                f"{_path(name, None)} answers from the knowledge base: give the step "
+                "knowledge: <the id of a retrieve step>"
+            )
+        return found
+
+    def _names(self, path: str) -> set[str]:
+        source = self.env.loader.get_source(self.env, path)[0]  # type: ignore[union-attr]
+        return meta.find_undeclared_variables(self.env.parse(source))
+
+    def _file_problems(self, name: str, path: str) -> list[str]:
         try:
             template = self.env.get_template(path)
             source = self.env.loader.get_source(self.env, path)[0]  # type: ignore[union-attr]
@@ -203,27 +242,31 @@ class TemplateLibrary:
         ]
         return found
 
-    def get(self, name: str) -> MessageTemplate:
-        """A checked template; re-checked only when its file changes (edits apply without restart)."""
-        path = self.templates_dir / MESSAGES_DIR / f"{name}{SUFFIX}"
+    def get(self, name: str, language: str | None = None) -> MessageTemplate:
+        """A checked template, in `language` where it has that translation; re-checked only when
+        its file changes (edits apply without restart)."""
+        code = language if language and language in self.languages(name) else None
+        path = self.templates_dir / _path(name, code)
         try:
             mtime = path.stat().st_mtime_ns if _NAME.match(name) else None
         except OSError:
             mtime = None
-        cached = self._checked.get(name)
+        cached = self._checked.get(f"{name}.{code}")
         if mtime is not None and cached and cached[0] == mtime:
             return cached[1]
-        problems = self.problems(name)
+        problems = self.problems(name, knowledge=True)  # a missing `knowledge` fails at render time
         if problems:
             raise CopyTemplateError("; ".join(problems))
         try:
-            template = self.env.get_template(f"{MESSAGES_DIR}/{name}{SUFFIX}")
+            template = self.env.get_template(_path(name, code))
         except TemplateNotFound as exc:  # removed between the check and now
             raise CopyTemplateError(f"template {name!r} not found") from exc
         slots = tuple(b.removeprefix("slot_") for b in template.blocks if b.startswith("slot_"))
-        checked = MessageTemplate(name=name, channel=name.split("/", 1)[0], template=template, slots=slots)
+        checked = MessageTemplate(
+            name=name, channel=name.split("/", 1)[0], template=template, slots=slots, language=code or "en"
+        )
         if mtime is not None:
-            self._checked[name] = (mtime, checked)
+            self._checked[f"{name}.{code}"] = (mtime, checked)
         return checked
 
     def render_prompt(self, name: str, context: dict[str, Any]) -> str:

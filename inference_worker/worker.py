@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 from inference_worker.activities import InferenceActivities
 from inference_worker.backends import InferenceBackend
 from inference_worker.degradation import build_chain
+from inference_worker.retrieval import KnowledgeRetriever
 from journeys_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,9 @@ async def inference_worker(
         time.perf_counter() - started,
         getattr(chain.primary, "load_seconds", ""),
     )
-    activities = InferenceActivities(chain, heartbeat_s=settings.inference_heartbeat_s)
+    activities = InferenceActivities(
+        chain, KnowledgeRetriever.on_cpu(settings), heartbeat_s=settings.inference_heartbeat_s
+    )
     limits = {
         "max_activities_per_second": settings.inference_activities_per_second,
         "max_task_queue_activities_per_second": settings.inference_task_queue_activities_per_second,

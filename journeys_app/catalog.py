@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from journeys_app.settings import Settings
-from workflows.validation import LoadedJourney, load_journeys
+from workflows.validation import LoadedJourney, TemplateChecker, load_journeys
 
 
-def template_checker(templates_dir: Path) -> Callable[[str], list[str]]:
+def template_checker(templates_dir: Path) -> TemplateChecker:
     """What is wrong with a message template (missing, broken, slots without defaults…)."""
     from inference_worker.message_templates import TemplateLibrary
 

@@ -317,7 +317,9 @@ def validate(
         list[Path] | None, typer.Argument(help="Journey files or folders (default: journeys/).")
     ] = None,
 ) -> None:
-    """Check journey files like code: schema, steps, links, loops, expressions and templates."""
+    """Check journey files like code: schema, steps, links, loops, expressions and templates, and
+    the knowledge base (journeys/knowledge/) they answer from."""
+    from inference_worker.knowledge import knowledge_problems
     from journeys_app.catalog import template_checker
     from workflows.validation import SpecError, journey_files, load_journey
 
@@ -326,6 +328,9 @@ def validate(
     if not files:
         _fail("no journey files found")
     failed = 0
+    for problem in knowledge_problems(settings.journeys_dir):
+        failed += 1
+        err.print(f"[red]✗[/red] {problem}", highlight=False, soft_wrap=True)
     seen: dict[str, Path] = {}
     for path in files:
         try:
@@ -1197,6 +1202,63 @@ def eval_sentiment(
         return
     console.print(f"{report.rows} messages: accuracy {report.accuracy:.1%}, macro-F1 {report.macro_f1:.3f}")
     _print_label_scores(report)
+
+
+@eval_app.command("answers")
+def eval_answers(
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--data",
+            help="CSV of questions (text) with the entry id that answers each, or none (entry), and "
+            "optionally the product it is about (product); repeat for several "
+            "(default: journeys/samples/answer_eval*.csv, English and Chinese).",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Index the knowledge base (journeys/knowledge/) and answer every labelled question, with the
+    deployment's JOURNEYS_KNOWLEDGE_MIN_SCORE."""
+    from inference_worker.answer_evaluation import evaluate_answers
+    from inference_worker.evaluation import EvalDataError
+    from inference_worker.knowledge import KnowledgeError
+
+    settings = _settings()
+    paths = data or sorted((settings.journeys_dir / "samples").glob("answer_eval*.csv"))
+    try:
+        report = evaluate_answers(
+            settings.journeys_dir,
+            paths,
+            threads=settings.model_threads,
+            min_score=settings.knowledge_min_score,
+        )
+    except (EvalDataError, KnowledgeError) as exc:
+        _fail(str(exc))
+    if as_json:
+        _print_json(report.model_dump())
+        return
+    console.print(
+        f"{report.rows} questions ({report.answerable} answerable, {report.unanswerable} for a person): "
+        f"answered right {report.top1:.1%} (ranked first {report.ranked_first:.1%}, in the top three "
+        f"{report.top3:.1%}), answered wrong {report.wrong_answer_rate:.1%}; "
+        f"{report.routed_to_person:.1%} of the questions for a person reached one; "
+        f"product suggested right {report.product_accuracy:.1%} of {report.product_rows}. "
+        f"Min score {report.min_score:.2f}."
+    )
+    languages = Table("language (detected)", "answerable", "answered right", "for a person", "reached one")
+    for language, score in report.per_language.items():
+        languages.add_row(
+            language,
+            str(score.answerable),
+            f"{score.top1:.1%}",
+            str(score.unanswerable),
+            f"{score.routed_to_person:.1%}",
+        )
+    console.print(languages)
+    misses = Table("question", "expected", "answered", "score", title="misses")
+    for miss in report.misses:
+        misses.add_row(miss.text, miss.expected, miss.answered, f"{miss.score:.2f}")
+    console.print(misses)
 
 
 def _print_label_scores(report: Any) -> None:

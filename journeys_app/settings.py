@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # A journey step may change consent because of a classified message only at this confidence or
     # above (a step's own min_confidence wins); below, the run goes to a person (on_low_confidence).
     consent_min_confidence: float = Field(default=0.8, ge=0.0, le=1.0)
+    # A retrieve step answers from the knowledge base only when its best entry is this likely (a
+    # step's own min_score wins); below, the run goes to the step's on_no_answer (a person).
+    knowledge_min_score: float = Field(default=0.3, ge=0.0, le=1.0)
     copy_max_tokens: int = 48
     copy_variants_max: int = 5
 

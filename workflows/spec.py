@@ -48,11 +48,23 @@ class ScoreStep(StepBase):
     model: Literal["customer_value", "churn", "lead"] = "customer_value"
 
 
+class RetrieveStep(StepBase):
+    """The knowledge base's approved answer to a question, and a product to suggest with it."""
+
+    type: Literal["retrieve"]
+    question: TextTemplate = "{{ event.text }}"
+    # How sure retrieval must be of its best entry (default: the deployment's
+    # JOURNEYS_KNOWLEDGE_MIN_SCORE); below it, or for a question left to a person, on_no_answer.
+    min_score: float | None = Field(default=None, ge=0.0, le=1.0)
+    on_no_answer: Goto
+
+
 class GenerateCopyStep(StepBase):
     type: Literal["generate_copy"]
     template: Annotated[str, Field(pattern=r"^[a-z_]+/[a-z0-9_]+$")]
     variants: int = Field(default=1, ge=1, le=5)
     brief: TextTemplate | None = None
+    knowledge: StepId | None = None  # a retrieve step: the template reads its answer and product
 
     @property
     def channel(self) -> str:
@@ -181,6 +193,7 @@ class ExitStep(StepBase):
 Step = Annotated[
     ClassifyIntentStep
     | ScoreStep
+    | RetrieveStep
     | GenerateCopyStep
     | HumanReviewStep
     | SendStep
@@ -197,6 +210,7 @@ Step = Annotated[
 STEP_TYPES: tuple[str, ...] = (
     "classify_intent",
     "score",
+    "retrieve",
     "generate_copy",
     "human_review",
     "send",
@@ -278,4 +292,4 @@ class JourneySpec(_Model):
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-_STEP_FIELDS_ADDED_LATER = ("min_confidence", "on_low_confidence")
+_STEP_FIELDS_ADDED_LATER = ("min_confidence", "on_low_confidence", "knowledge")

@@ -7,10 +7,10 @@ marketer with an editor, not a Python traceback.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from pydantic import ValidationError
@@ -21,6 +21,8 @@ from workflows.spec import STEP_TYPES, JourneySpec
 # Files in a journeys folder that are data, not journeys.
 DATA_FILES = frozenset({"intents.yaml", "scoring.yaml"})
 SAMPLES_DIR = "samples"
+KNOWLEDGE_DIR = "knowledge"  # the FAQ and product catalogue (inference_worker.knowledge)
+DATA_DIRS = frozenset({SAMPLES_DIR, KNOWLEDGE_DIR})
 # Limits on a journey file, so a hostile or broken one is a clear error, not a hang or a crash.
 MAX_FILE_BYTES = 512 * 1024
 MAX_YAML_DEPTH = 32  # nested mappings and lists, aliases included
@@ -44,6 +46,12 @@ def always_waits(step: Any) -> str | None:
                 f"human_review '{step.id}' samples {step.sample_rate:.0%}, so unsampled runs pass straight on"
             )
     return f"{step.type} '{step.id}' does not wait"
+
+
+class TemplateChecker(Protocol):
+    """What is wrong with a message template; `knowledge`: the step gives it a retrieve result."""
+
+    def __call__(self, name: str, *, knowledge: bool = False) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -158,6 +166,8 @@ def _targets(step: Any) -> list[tuple[str, str]]:
                 out.append(("on_timeout", step.on_timeout.then.goto))
         case "update_profile" if step.on_low_confidence:
             out.append(("on_low_confidence", step.on_low_confidence.goto))
+        case "retrieve":
+            out.append(("on_no_answer", step.on_no_answer.goto))
     return out
 
 
@@ -180,6 +190,8 @@ def _expressions(step: Any) -> list[tuple[str, str, bool]]:
     match step.type:
         case "classify_intent":
             out.append(("text", step.text, False))
+        case "retrieve":
+            out.append(("question", step.question, False))
         case "generate_copy" if step.brief:
             out.append(("brief", step.brief, False))
         case "human_review":
@@ -197,7 +209,7 @@ def _expressions(step: Any) -> list[tuple[str, str, bool]]:
 
 def check_graph(
     spec: JourneySpec,
-    template_problems: Callable[[str], list[str]] | None = None,
+    template_problems: TemplateChecker | None = None,
 ) -> list[tuple[str | None, str, str]]:
     """Graph, name and template problems as (step id, field, message)."""
     problems: list[tuple[str | None, str, str]] = []
@@ -247,7 +259,15 @@ def check_graph(
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 problems.append((step.id, field, f"unknown name '{name}' in {source!r}{hint}"))
         if step.type == "generate_copy" and template_problems:
-            problems += [(step.id, "template", problem) for problem in template_problems(step.template)]
+            found = (
+                template_problems(step.template, knowledge=True)
+                if step.knowledge
+                else template_problems(step.template)
+            )
+            problems += [(step.id, "template", problem) for problem in found]
+        knowledge = getattr(step, "knowledge", None)
+        if knowledge and (knowledge not in steps or steps[knowledge].type != "retrieve"):
+            problems.append((step.id, "knowledge", f"knowledge: '{knowledge}' must name a retrieve step"))
         copy_from = getattr(step, "copy_from", None)
         if copy_from and (
             copy_from not in steps or steps[copy_from].type not in {"generate_copy", "human_review"}
@@ -392,7 +412,7 @@ def _yaml_limits(text: str, file: str) -> None:
 
 
 def parse_journey(
-    text: str, file: str = "<journey>", template_problems: Callable[[str], list[str]] | None = None
+    text: str, file: str = "<journey>", template_problems: TemplateChecker | None = None
 ) -> JourneySpec:
     """Parse and check one journey; raises SpecError with every problem found."""
     try:
@@ -437,7 +457,7 @@ def parse_journey(
     return spec
 
 
-def load_journey(path: Path, template_problems: Callable[[str], list[str]] | None = None) -> LoadedJourney:
+def load_journey(path: Path, template_problems: TemplateChecker | None = None) -> LoadedJourney:
     if path.stat().st_size > MAX_FILE_BYTES:
         raise SpecError(
             [SpecProblem(str(path), 1, None, f"the file is larger than {MAX_FILE_BYTES // 1024} KB")]
@@ -458,16 +478,14 @@ def journey_files(paths: Iterable[Path]) -> list[Path]:
             found += sorted(
                 p
                 for p in path.rglob("*.y*ml")
-                if p.name not in DATA_FILES and SAMPLES_DIR not in p.relative_to(path).parts
+                if p.name not in DATA_FILES and not DATA_DIRS & set(p.relative_to(path).parts)
             )
         else:
             found.append(path)
     return found
 
 
-def load_journeys(
-    folder: Path, template_problems: Callable[[str], list[str]] | None = None
-) -> dict[str, LoadedJourney]:
+def load_journeys(folder: Path, template_problems: TemplateChecker | None = None) -> dict[str, LoadedJourney]:
     """Every journey in a folder, keyed by id; raises SpecError listing every problem."""
     loaded: dict[str, LoadedJourney] = {}
     problems: list[SpecProblem] = []

@@ -1,8 +1,9 @@
 """The baseline for the engine benchmark: complaint routing written by hand as a Temporal workflow.
 
 It calls the same activities as the interpreter running journeys/complaint_routing.yaml does on the
-inquiry, opportunity and opt-out paths (the run's start and finish as local activities), but keeps
-no step records: the difference is the interpreter's own cost, its bookkeeping included.
+inquiry (knowledge retrieval included), opportunity and opt-out paths (the run's start and finish as
+local activities), but keeps no step records: the difference is the interpreter's own cost, its
+bookkeeping included.
 
 `NoopThree` is the ceiling: a workflow that calls a no-op activity three times and touches no
 store, what Temporal alone costs per run on this machine.
@@ -86,8 +87,20 @@ class BareComplaintRouting:
             path.append("opt_out")
         else:
             template = "email/answer"
-            self.route = "answer"
-            if intent.label == "opportunity":
+            self.route = "lookup"
+            knowledge: dict[str, object] = {}
+            if intent.label != "opportunity":
+                found = await workflow.execute_activity(
+                    ic.RETRIEVE_KNOWLEDGE,
+                    ic.RetrieveRequest(question=inp.trigger.properties["text"], locale=customer.locale),
+                    result_type=ic.RetrieveResult,
+                    task_queue=iq,
+                    start_to_close_timeout=TIMEOUT,
+                    retry_policy=STEP_RETRY,
+                )
+                knowledge = {"knowledge": found.model_dump(mode="json")}
+                path.append("lookup")
+            else:
                 self.route, template = "lead", "email/sales_followup"
                 await workflow.execute_activity(
                     ic.SCORE_CUSTOMER,
@@ -116,7 +129,11 @@ class BareComplaintRouting:
                 ic.CopyRequest(
                     template=template,
                     channel="email",
-                    context={"customer": customer.model_dump(mode="json"), "event": inp.trigger.properties},
+                    context={
+                        "customer": customer.model_dump(mode="json"),
+                        "event": inp.trigger.properties,
+                        **knowledge,
+                    },
                 ),
                 result_type=ic.CopyResult,
                 task_queue=iq,

@@ -73,6 +73,18 @@ class InstantInference:
     async def classify_intent_and_score(self, req: ic.IntentAndScoreRequest) -> ic.IntentAndScoreResult:
         return await classify_then_score(self.classify_intent, self.score_customer, req)
 
+    @activity.defn(name=ic.RETRIEVE_KNOWLEDGE)
+    async def retrieve_knowledge(self, req: ic.RetrieveRequest) -> ic.RetrieveResult:
+        return ic.RetrieveResult(
+            found=True,
+            score=0.9,
+            language="en",
+            entry_id="shipping_countries",
+            answer="We deliver across Europe.",
+            backend="instant",
+            model="bench",
+        )
+
     @activity.defn(name=ic.GENERATE_COPY)
     async def generate_copy(self, req: ic.CopyRequest) -> ic.CopyResult:
         variant = ic.CopyVariant(
@@ -84,7 +96,13 @@ class InstantInference:
         return ic.CopyResult(template=req.template, variants=[variant], backend="instant", model="bench")
 
     def all(self) -> list[Any]:
-        return [self.classify_intent, self.score_customer, self.classify_intent_and_score, self.generate_copy]
+        return [
+            self.classify_intent,
+            self.score_customer,
+            self.classify_intent_and_score,
+            self.retrieve_knowledge,
+            self.generate_copy,
+        ]
 
 
 async def _measure(

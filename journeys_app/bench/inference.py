@@ -98,7 +98,11 @@ async def run_inference_bench(
         request = CopyRequest(
             template="email/answer",
             channel="email",
-            context={"customer": {"first_name": "Ava"}, "event": {"text": pool[20]}},
+            context={
+                "customer": {"first_name": "Ava"},
+                "event": {"text": pool[20]},
+                "knowledge": {"found": False, "product": None},  # the answer's own slots only
+            },
         )
         began = time.perf_counter()
         copy = await backend.generate_copy(request)

@@ -60,6 +60,7 @@ async def run_all_benches(
 ) -> dict[str, Any]:
     """Engine, inference, gateway, enrolment and intent accuracy, one after another, on default
     sizes; with `postgres`, the gateway and enrolment again on that server, under `postgres`."""
+    from inference_worker.answer_evaluation import evaluate_answers
     from inference_worker.evaluation import evaluate_taxonomy, evaluate_taxonomy_sentiment
     from journeys_app.bench.engine import run_engine_bench
     from journeys_app.bench.enrollment import run_enrollment_bench
@@ -112,6 +113,17 @@ async def run_all_benches(
             threads=settings.model_threads,
         )
         report.setdefault("sentiment_eval", {})[language] = sentiment.model_dump(include={"rows", "accuracy"})
+    progress.print("eval answers…")
+    answers = await asyncio.to_thread(
+        evaluate_answers,
+        settings.journeys_dir,
+        sorted(samples.glob("answer_eval*.csv")),
+        threads=settings.model_threads,
+        min_score=settings.knowledge_min_score,
+    )
+    report["answer_eval"] = answers.model_dump(
+        include={"rows", "top1", "top3", "wrong_answer_rate", "routed_to_person", "product_accuracy"}
+    )
     if readme is not None:
         update_readme(readme, report)
         progress.print(f"figures written to {readme}")
@@ -189,6 +201,15 @@ def _accuracy_lines(report: dict[str, Any]) -> str:
         sets = "`journeys/samples/sentiment_eval*.csv`"
         lines += (
             f"\nSentiment accuracy on clearly negative or positive messages ({sets}): {', '.join(parts)}."
+        )
+    answers = report.get("answer_eval")
+    if answers:
+        lines += (
+            f"\nKnowledge-base answers to {answers['rows']} held-out questions, English and Chinese "
+            f"(`journeys/samples/answer_eval.csv`): right entry {answers['top1']:.2f} (top three "
+            f"{answers['top3']:.2f}), wrong entry {answers['wrong_answer_rate']:.2f}, unanswerable ones "
+            f"routed to a person {answers['routed_to_person']:.2f}, "
+            f"product suggested {answers['product_accuracy']:.2f}."
         )
     return lines
 

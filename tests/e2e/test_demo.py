@@ -64,7 +64,7 @@ def test_demo_runs_every_journey_and_leaks_no_contact_data(tmp_path: Path):
     assert "store on SQLite" in done.stderr
     report = json.loads(done.stdout)
     runs = {r["journey"]: r for r in report["runs"]}
-    assert len(report["runs"]) == 8 and all(r["status"] != "running" for r in report["runs"])
+    assert len(report["runs"]) == 9 and all(r["status"] != "running" for r in report["runs"])
     assert set(runs) == {"complaint_routing", "vip_escalation", "dormant_reengagement", "abandoned_cart"}
     assert runs["abandoned_cart"]["outcome"] == "purchased_without_reminder"  # the order came in time
     # The events came through the gateway as one Segment batch, the approvals through the console.
@@ -145,4 +145,4 @@ def test_interactive_demo_on_postgresql_waits_for_a_person_in_the_console(tmp_pa
     finally:
         demo.kill()
     assert demo.returncode == 0, rest[-3000:]
-    assert "8 runs in" in rest and "store on PostgreSQL" in "".join(output)
+    assert "9 runs in" in rest and "store on PostgreSQL" in "".join(output)

@@ -42,9 +42,13 @@ steps:
   - id: value
     type: score
     model: customer_value
+  - id: lookup
+    type: retrieve
+    on_no_answer: { goto: answer }  # without the encoder: the template's "we will follow up"
   - id: answer
     type: generate_copy
     template: email/answer
+    knowledge: lookup
   - id: send_answer
     type: send
     channel: email
@@ -101,14 +105,18 @@ async def test_runs_finish_degraded_when_the_inference_worker_stops(dev_server, 
                     result = await client.get_workflow_handle_for(JourneyWorkflow.run, workflow_id).result()
                 assert result.outcome == "answered"
                 state = await service.state(workflow_id)
-                intent, value, answer = (state.results[s] for s in ("intent", "value", "answer"))
+                intent, value, lookup, answer = (
+                    state.results[s] for s in ("intent", "value", "lookup", "answer")
+                )
                 assert (intent["backend"], intent["degraded"]) == ("local", False)
                 assert (value["backend"], value["model"], value["degraded"]) == (
                     "rules",
                     "scoring.yaml@" + value["model"].split("@")[1],
                     True,
                 )
+                assert (lookup["found"], lookup["backend"], lookup["degraded"]) == (False, "rules", True)
                 assert (answer["backend"], answer["degraded"]) == ("preset", True)
+                assert "will follow up within one business day" in answer["variants"][0]["body"]
                 assert answer["variants"][0]["source"] == "template_default"
         async with sessionmaker() as session:
             summaries = (
@@ -118,12 +126,13 @@ async def test_runs_finish_degraded_when_the_inference_worker_stops(dev_server, 
                     )
                 )
             ).all()
-    assert sum(s.endswith("(degraded)") for s in summaries) == 2 * len(runs)  # score and copy, per run
+    assert sum(s.endswith("(degraded)") for s in summaries) == 3 * len(runs)  # score, lookup, copy
     async with httpx.AsyncClient() as http:
         metrics = (await http.get(f"http://{metrics_bind}/metrics")).text
     assert _counter(metrics, activity="classify_intent", backend="local", degraded="false") == len(runs)
     assert _counter(metrics, activity="score_customer", backend="rules", degraded="true") == len(runs)
     assert _counter(metrics, activity="generate_copy", backend="preset", degraded="true") == len(runs)
+    assert _counter(metrics, activity="retrieve_knowledge", backend="rules", degraded="true") == len(runs)
 
 
 def _free_port() -> int:

@@ -80,8 +80,41 @@ async def test_complaint_routing_inquiry_and_duplicate_trigger(stack):
     assert started.started and not duplicate.started
     assert duplicate.workflow_id == started.workflow_id
     result = await finish(stack, started.workflow_id)
-    assert "answer" in result.path and result.outcome == "routed"
-    assert len(await queries.messages_for_run(stack.sessionmaker, started.workflow_id)) == 1
+    assert (
+        result.path[-5:] == ["route", "lookup", "answer", "send_answer", "done"]
+        and result.outcome == "routed"
+    )
+    [message] = await queries.messages_for_run(stack.sessionmaker, started.workflow_id)
+    assert "we cannot deliver to countries such as Canada" in message.body  # the approved answer
+    assert "Monday to Saturday across the EU" not in message.body
+    await stack.record_history(started.workflow_id, "complaint_routing_answer")  # a retrieve step
+
+
+async def test_a_chinese_vip_complaint_takes_the_vip_path(stack):
+    text = "这已经是我第三次收到破损的商品了，太让人生气了，今天必须有人给我打电话！"
+    event = CustomerEvent(name="message_received", properties={"text": text}, message_id=f"m-{uuid.uuid4()}")
+    decision = await stack.service.decide("complaint_routing", "cust-lin", event)
+    assert decision.intent["label"] == "complaint" and decision.intent["language"] == "zh", decision.intent
+    assert decision.intent["sentiment"] == "negative"
+    assert decision.route == "alert_account_manager"
+    await stack.client.get_workflow_handle(decision.workflow_id).terminate("the test saw the route")
+
+
+async def test_chinese_questions_get_chinese_answers_or_a_person(stack):
+    async def ask(text: str):  # type: ignore[no-untyped-def]
+        event = CustomerEvent(
+            name="message_received", properties={"text": text}, message_id=f"m-{uuid.uuid4()}"
+        )
+        [run] = (await stack.service.event("cust-lin", event)).triggered
+        return run.workflow_id, await finish(stack, run.workflow_id)
+
+    workflow_id, result = await ask("请问退货需要付运费吗？多少天内可以退？")
+    assert result.path[-4:] == ["lookup", "answer", "send_answer", "done"], result.path
+    [message] = await queries.messages_for_run(stack.sessionmaker, workflow_id)
+    assert "30 天内退货" in message.body and message.subject == "关于您向 Northwind Goods 提出的问题"
+    workflow_id, result = await ask("你们公司的股票代码是多少？")
+    assert result.path[-3:] == ["lookup", "question_for_a_person", "done"], result.path
+    assert await queries.messages_for_run(stack.sessionmaker, workflow_id) == []
 
 
 async def test_vip_escalation(stack):

@@ -81,7 +81,7 @@ entry: { key: "{{ event.message_id }}", reentry: always }
 steps:
   - id: draft
     type: generate_copy
-    template: email/answer
+    template: email/apology
   - id: review
     type: human_review
     group: vip-care

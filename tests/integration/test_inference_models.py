@@ -23,6 +23,8 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from inference_worker import contracts as ic
 from inference_worker.copy import MIN_RELEVANCE, list_templates
 from inference_worker.intent import UNKNOWN, load_taxonomy
+from inference_worker.knowledge import load_knowledge
+from inference_worker.retrieval import suggest_without_model
 from inference_worker.worker import inference_worker
 from journeys_app.settings import PROJECT_ROOT, Settings
 from journeys_app.stack import find_binary
@@ -167,6 +169,16 @@ async def test_concurrent_classify_calls_are_batched_and_consistent(local_backen
         assert a.confidence == pytest.approx(b.confidence, abs=1e-3)
 
 
+def _knowledge(template: str) -> dict[str, Any]:
+    """What the journey's retrieve step hands email/answer (the delivery entry and a product)."""
+    if template != "email/answer":
+        return {}
+    kb = load_knowledge(PROJECT_ROOT / "journeys")
+    product = suggest_without_model(kb, "en", ["living"])
+    answer = kb.entry("delivery_times").answer["en"]
+    return {"knowledge": {"found": True, "answer": answer, "product": product.model_dump()}}
+
+
 @pytest.mark.parametrize(
     ("template", "customer", "event", "variants"),
     [
@@ -192,7 +204,7 @@ async def test_copy_variants_pass_guardrails_or_fall_back(
         template=template,
         channel=channel,  # type: ignore[arg-type]
         variants=variants,
-        context={"customer": profile(customer), "event": event, "steps": {}},
+        context={"customer": profile(customer), "event": event, "steps": {}, **_knowledge(template)},
     )
     started = time.perf_counter()
     result = await local_backend.generate_copy(request)
@@ -236,7 +248,7 @@ async def test_prompt_injection_does_not_leak_into_copy(local_backend: LocalBack
 
 @workflow.defn(sandboxed=False)
 class _InferenceRoundTrip:
-    """Calls the three inference activities by name, as the journey workflow does."""
+    """Calls the inference activities by name, as the journey workflow does."""
 
     @workflow.run
     async def run(self, task_queue: str) -> list[Any]:
@@ -263,7 +275,13 @@ class _InferenceRoundTrip:
             result_type=ic.CopyResult,
             **options,
         )
-        return [intent, score, copy]
+        answer = await workflow.execute_activity(
+            ic.RETRIEVE_KNOWLEDGE,
+            ic.RetrieveRequest(question="你们发货到加拿大吗？", interests=["kitchen"]),
+            result_type=ic.RetrieveResult,
+            **options,
+        )
+        return [intent, score, copy, answer]
 
 
 async def test_worker_serves_the_activities_over_temporal(local_backend: LocalBackend) -> None:
@@ -294,7 +312,10 @@ async def test_worker_serves_the_activities_over_temporal(local_backend: LocalBa
     intent = ic.IntentResult.model_validate(raw[0])
     score = ic.ScoreResult.model_validate(raw[1])
     copy = ic.CopyResult.model_validate(raw[2])
+    answer = ic.RetrieveResult.model_validate(raw[3])
     assert intent.label == "complaint" and intent.backend == "local"
     assert score.band in ("vip", "high") and score.model.startswith("scoring.yaml@")
     assert copy.variants[0].body.startswith("Northwind Goods: Hi Ava!")
+    assert (answer.found, answer.entry_id, answer.language) == (True, "shipping_countries", "zh")
+    assert "加拿大" in (answer.answer or "") and answer.model == "multilingual-e5-small-q4"
     assert local_backend.loaded  # a shared backend is not closed by the worker

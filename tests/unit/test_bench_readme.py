@@ -95,6 +95,21 @@ def test_sentiment_accuracy_per_language_when_measured() -> None:
     assert "en 0.92 (60 messages), zh 0.02 (60 messages)." in text
 
 
+def test_answer_figures_when_measured() -> None:
+    answers = {
+        "rows": 134,
+        "top1": 0.865,
+        "top3": 0.981,
+        "wrong_answer_rate": 0.019,
+        "routed_to_person": 0.567,
+        "product_accuracy": 0.978,
+    }
+    text = figures_markdown({**REPORT, "answer_eval": answers})
+    assert "answers to 134 held-out questions" in text and "right entry 0.86 (top three 0.98)" in text
+    assert "routed to a person 0.57, product suggested 0.98." in text
+    assert "held-out questions" not in figures_markdown(REPORT)  # older reports: no line
+
+
 def test_readme_between_markers_is_replaced_and_the_rest_kept(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text(f"# Title\n\n{BEGIN}\nold figures\n{END}\n\nAfter.\n")

@@ -77,12 +77,30 @@ def generator(reply: Callable[[str, int], str], **kwargs: Any) -> tuple[CopyGene
     return gen, filler
 
 
-def request(template: str, customer: str = "cust-ava", variants: int = 1, **context: Any) -> CopyRequest:
+# What a retrieve step hands email/answer for "Can I return a rug bought on sale?".
+RETURNS = {
+    "found": True,
+    "entry_id": "returns",
+    "answer": "You can return any item within 30 days, sale items included.",
+    "product": {
+        "id": "aspen_wool_throw",
+        "name": "the Aspen wool throw",
+        "description": "soft recycled wool",
+    },
+}
+
+
+def request(
+    template: str, customer: str = "cust-ava", variants: int = 1, language: str | None = None, **context: Any
+) -> CopyRequest:
+    if template == "email/answer":
+        context.setdefault("knowledge", RETURNS)
     return CopyRequest(
         template=template,
         channel=template.split("/")[0],  # type: ignore[arg-type]
         variants=variants,
         context={"customer": profile(customer), **context},
+        language=language,
     )
 
 
@@ -270,7 +288,9 @@ def test_shipped_templates_are_listed_and_structurally_valid() -> None:
     assert "not found; available: email/answer" in template_problems("email/nope")[0]
     library = TemplateLibrary(TEMPLATES)
     for name in SHIPPED:
-        assert library.problems(name) == [], name
+        assert library.problems(name, knowledge=name == "email/answer") == [], name
+    assert "answers from the knowledge base" in library.problems("email/answer")[0]
+    assert library.languages("email/answer") == ["zh"] and library.languages("email/apology") == []
 
 
 def test_template_problems_are_explained(tmp_path: Path) -> None:
@@ -320,7 +340,13 @@ async def test_optional_context_is_used_when_present() -> None:
     bare = await gen.generate(request("email/vip_ack"))
     assert "ticket" not in bare.variants[0].body and "Jonas Lind" in bare.variants[0].body
     answer = await gen.generate(request("email/answer", event={"text": "Can I return a rug bought on sale?"}))
-    assert "within 30 days" in answer.variants[0].body
+    assert (
+        RETURNS["answer"] in answer.variants[0].body
+        and "the Aspen wool throw: soft recycled wool" in answer.variants[0].body
+    )
+    unanswered = await gen.generate(request("email/answer", knowledge={"found": False, "product": None}))
+    assert "will follow up within one business day" in unanswered.variants[0].body
+    assert "None" not in unanswered.variants[0].body
     sales = await gen.generate(request("email/sales_followup", steps={"lead": {"band": "hot"}}))
     assert "I'll call you today" in sales.variants[0].body
 
@@ -552,3 +578,50 @@ def test_a_reviewers_edit_is_link_checked_except_the_brands_own_domain() -> None
     assert g.check_message("email", "Hi", ours, WORDS, allowed_domains=["northwind.example"]).passed
     prize = g.check_message("email", "Hi", "Hi Ava, claim your free iPhone now.", WORDS)
     assert any(f.check == "offers" for f in prize.findings)
+
+
+# ----------------------------------------------------------------------------- languages
+
+RETURNS_ZH = {
+    "found": True,
+    "entry_id": "returns",
+    "answer": "所有商品（包括打折商品）均可在 30 天内退货。",
+    "product": {"id": "aspen_wool_throw", "name": "Aspen 羊毛盖毯", "description": "柔软的再生羊毛"},
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "wrong"),
+    [
+        ("感谢您的提问，我们很乐意为您解答。", "zh", False),
+        ("Thank you for your question, we are happy to help.", "zh", True),
+        ("Thank you for your question, we are happy to help.", "en", False),
+        ("Merci Chloé, we are happy to help with your question.", "en", False),  # Latin script: not judged
+        ("感谢您的提问，我们很乐意为您解答。", "en", True),
+    ],
+)
+def test_slot_text_must_be_in_the_message_language(text: str, language: str, wrong: bool) -> None:
+    assert bool(g.wrong_language(text, language)) is wrong
+
+
+async def test_a_chinese_customer_gets_the_chinese_template() -> None:
+    question = {"text": "打折商品可以退吗？"}
+    english, _ = generator(lambda user, attempt: "Thank you so much for your question, we're glad to help.")
+    result = await english.generate(
+        request("email/answer", language="zh", event=question, knowledge=RETURNS_ZH)
+    )
+    variant = result.variants[0]
+    assert variant.subject == "关于您向 Northwind Goods 提出的问题"
+    assert (
+        RETURNS_ZH["answer"] in variant.body
+        and "顺便向您推荐Aspen 羊毛盖毯：柔软的再生羊毛。" in variant.body
+    )
+    assert variant.source == "template_default"  # English model text never lands in a Chinese email
+    assert "written in en, the message is in zh" in verdicts(result)["language"].detail
+    chinese, _ = generator(lambda user, attempt: "非常感谢您的提问，我们很乐意帮助您。")
+    result = await chinese.generate(
+        request("email/answer", language="zh", event=question, knowledge=RETURNS_ZH)
+    )
+    assert result.variants[0].source == "model" and "非常感谢您的提问" in result.variants[0].body
+    fallback = await english.generate(request("email/apology", language="zh"))  # no Chinese apology yet
+    assert fallback.variants[0].subject.startswith("We're sorry")  # type: ignore[union-attr]

@@ -108,7 +108,7 @@ def test_validation_refuses_what_would_misbehave_at_run_time(message: str, expec
 )
 def test_a_loop_through_a_wait_that_can_be_zero_is_refused(waiting_step: str, why: str) -> None:
     steps = (
-        "  - id: copy\n    type: generate_copy\n    template: email/answer\n"
+        "  - id: copy\n    type: generate_copy\n    template: email/apology\n"
         f"  - id: pause\n{waiting_step}"
         "  - id: again\n    type: branch\n"
         "    cases:\n      - { when: 'true', goto: copy }\n    otherwise: copy\n"

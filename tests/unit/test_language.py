@@ -37,3 +37,10 @@ async def test_rules_fallback_reads_chinese_and_names_its_language() -> None:
     result = await rules.classify("以后别再给我发促销邮件了。")
     assert result.language == "zh" and result.degraded
     assert result.label == "unsubscribe", result.scores
+
+
+def test_the_language_of_a_locale() -> None:
+    from inference_worker.language import locale_language
+
+    assert [locale_language(x) for x in ("zh-CN", "zh_Hans", "EN", "en-GB")] == ["zh", "zh", "en", "en"]
+    assert locale_language("") is None and locale_language("C.UTF-8") is None

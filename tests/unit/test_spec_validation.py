@@ -55,8 +55,8 @@ def test_unknown_step_type_suggests_the_right_one():
 
 
 def test_goto_to_a_missing_step():
-    [problem] = problems(SOURCE.replace("goto: answer", "goto: answr"))
-    assert "step 'route'" in problem and "'answr', which is not a step (did you mean 'answer'?)" in problem
+    [problem] = problems(SOURCE.replace("goto: lookup", "goto: lookups"))
+    assert "step 'route'" in problem and "'lookups', which is not a step (did you mean 'lookup'?)" in problem
 
 
 def test_unknown_field_and_bad_duration():
@@ -88,13 +88,31 @@ def test_conditions_cannot_reach_python_internals(escape):
 
 
 def test_unreachable_step_and_spinning_loop():
-    unreachable = SOURCE.replace("        goto: answer\n", "        goto: to_support_queue\n")
-    assert any("step 'answer': no step leads here" in p for p in problems(unreachable))
+    unreachable = SOURCE.replace("        goto: lookup\n", "        goto: to_support_queue\n")
+    assert any("step 'lookup': no step leads here" in p for p in problems(unreachable))
     loop = SOURCE.replace(
         "on_low_confidence: { goto: to_support_queue }\n    next: done",
         "on_low_confidence: { goto: to_support_queue }\n    next: opt_out",
     )
     assert any("can run without waiting" in p for p in problems(loop))
+
+
+def test_knowledge_base_answers_need_a_retrieve_step():
+    [problem] = problems(SOURCE.replace("    knowledge: lookup\n", ""))
+    assert "step 'answer'" in problem
+    assert "answers from the knowledge base: give the step knowledge: <the id of a retrieve step>" in problem
+    [problem] = problems(SOURCE.replace("knowledge: lookup", "knowledge: intent"))
+    assert "knowledge: 'intent' must name a retrieve step" in problem
+    [problem] = problems(SOURCE.replace("    on_no_answer: { goto: question_for_a_person }\n", ""))
+    assert "step 'lookup'" in problem and "on_no_answer" in problem
+    [problem] = problems(
+        SOURCE.replace("on_no_answer: { goto: question_for_a_person }", "on_no_answer: { goto: nobody }")
+    )
+    assert "step 'lookup': goes to 'nobody', which is not a step" in problem
+    [problem] = problems(
+        SOURCE.replace('question: "{{ event.text }}"', 'question: "{{ event.txt }} {{ lookupp }}"')
+    )
+    assert "unknown name 'lookupp'" in problem
 
 
 def test_missing_template():

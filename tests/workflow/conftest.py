@@ -186,6 +186,21 @@ class Fakes:
         self._log(ic.CLASSIFY_AND_SCORE, req)
         return await classify_then_score(self.classify_intent, self.score_customer, req)
 
+    @activity.defn(name=ic.RETRIEVE_KNOWLEDGE)
+    async def retrieve_knowledge(self, req: ic.RetrieveRequest) -> ic.RetrieveResult:
+        self._log(ic.RETRIEVE_KNOWLEDGE, req)
+        found = "ship" in req.question.lower()
+        return ic.RetrieveResult(
+            found=found,
+            score=0.9 if found else 0.1,
+            language=req.language or req.locale[:2],
+            entry_id="shipping_countries" if found else None,
+            answer="We deliver across Europe." if found else None,
+            reason="" if found else "no entry is close enough",
+            backend="fake",
+            model="keywords",
+        )
+
     @activity.defn(name=ic.GENERATE_COPY)
     async def generate_copy(self, req: ic.CopyRequest) -> ic.CopyResult:
         self._log(ic.GENERATE_COPY, req)
@@ -219,7 +234,13 @@ class Fakes:
         ]
 
     def inference_activities(self) -> list[Any]:
-        return [self.classify_intent, self.score_customer, self.classify_intent_and_score, self.generate_copy]
+        return [
+            self.classify_intent,
+            self.score_customer,
+            self.classify_intent_and_score,
+            self.retrieve_knowledge,
+            self.generate_copy,
+        ]
 
 
 @dataclass

@@ -2,12 +2,13 @@
 
 from workflows.steps.effects import notify, send, update_profile
 from workflows.steps.flow import branch, exit_step, split, wait, wait_for_event
-from workflows.steps.inference import classify_intent, generate_copy, score
+from workflows.steps.inference import classify_intent, generate_copy, retrieve, score
 from workflows.steps.review import human_review
 
 HANDLERS = {
     "classify_intent": classify_intent,
     "score": score,
+    "retrieve": retrieve,
     "generate_copy": generate_copy,
     "human_review": human_review,  # takes the visit number too
     "send": send,

@@ -1,4 +1,4 @@
-"""classify_intent, score and generate_copy: calls to the inference worker."""
+"""classify_intent, score, retrieve and generate_copy: calls to the inference worker."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from inference_worker.contracts import (
     CLASSIFY_AND_SCORE,
     CLASSIFY_INTENT,
     GENERATE_COPY,
+    RETRIEVE_KNOWLEDGE,
     SCORE_CUSTOMER,
     CopyRequest,
     CopyResult,
@@ -17,11 +18,14 @@ from inference_worker.contracts import (
     IntentAndScoreResult,
     IntentRequest,
     IntentResult,
+    RetrieveRequest,
+    RetrieveResult,
     ScoreRequest,
     ScoreResult,
 )
+from inference_worker.language import locale_language
 from workflows.expressions import render
-from workflows.spec import ClassifyIntentStep, GenerateCopyStep, ScoreStep
+from workflows.spec import ClassifyIntentStep, GenerateCopyStep, RetrieveStep, ScoreStep
 from workflows.steps.base import Outcome, Run
 
 COPY_TIMEOUT = timedelta(minutes=3)
@@ -71,6 +75,41 @@ async def score(step: ScoreStep, run: Run) -> Outcome:
     return Outcome(result.model_dump(mode="json"))
 
 
+def _language(run: Run) -> str | None:
+    """The language to write to the customer in: their message's, else their locale's."""
+    intent = latest_intent(run)
+    if intent is not None and intent.language:
+        return intent.language
+    return locale_language(run.customer.locale)
+
+
+def _interests(run: Run) -> list[str]:
+    """The profile's `interests` attribute (a list, or words separated by `,` or `;`) as categories."""
+    value = run.customer.attributes.get("interests")
+    items = (
+        value.replace(";", ",").split(",")
+        if isinstance(value, str)
+        else value
+        if isinstance(value, list)
+        else []
+    )
+    return [str(item).strip().lower() for item in items if str(item).strip()][:20]
+
+
+async def retrieve(step: RetrieveStep, run: Run) -> Outcome:
+    intent = latest_intent(run)
+    request = RetrieveRequest(
+        question=render(step.question, run.context())[:8000],
+        language=intent.language if intent is not None else None,  # else told from the question
+        locale=run.customer.locale,
+        interests=_interests(run),
+        min_score=step.min_score,
+    )
+    result = await run.inference(RETRIEVE_KNOWLEDGE, request, RetrieveResult, MODEL_TIMEOUT)
+    goto = None if result.found else step.on_no_answer.goto
+    return Outcome(result.model_dump(mode="json"), goto=goto)
+
+
 def copy_request(step: GenerateCopyStep, run: Run, note: str | None = None) -> CopyRequest:
     """The step's request; a reviewer's `note` is added to the brief when they ask to regenerate."""
     context = run.context()
@@ -81,16 +120,16 @@ def copy_request(step: GenerateCopyStep, run: Run, note: str | None = None) -> C
             if brief
             else f"A reviewer asked for changes: {note}"
         )
+    render_context = {"customer": context["customer"], "event": context["event"], "steps": context["steps"]}
+    if step.knowledge:  # a retrieve step this run skipped leaves nothing to answer with
+        render_context["knowledge"] = run.results.get(step.knowledge) or {"found": False, "product": None}
     return CopyRequest(
         template=step.template,
         channel=step.channel,
         variants=step.variants,
         brief=brief,
-        context={
-            "customer": context["customer"],
-            "event": context["event"],
-            "steps": context["steps"],
-        },
+        context=render_context,
+        language=_language(run),
     )
 
 
