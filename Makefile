@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench up clean browser
+.PHONY: setup demo test lint bench up clean browser gpu-check
 
 setup: $(VENV)/.installed
 
@@ -44,6 +44,10 @@ test: lint browser
 
 bench: setup
 	$(BIN)/journeys bench --json --readme README.md
+
+# On a GPU machine: what it has (CUDA, torch, vLLM) and the vllm backend's test where vLLM is there.
+gpu-check: setup
+	$(BIN)/python -m journeys_app.gpu_check
 
 clean:
 	rm -rf $(VENV) state .pytest_cache .ruff_cache

@@ -10,6 +10,7 @@ copy even when the model talks nonsense or is steered by a hostile customer mess
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -33,6 +34,7 @@ __all__ = [
     "CopyGenerator",
     "CopyTemplateError",
     "SlotFiller",
+    "SlotOutcome",
     "TemplateLibrary",
     "list_templates",
     "postprocess",
@@ -42,6 +44,7 @@ __all__ = [
 
 ATTEMPTS_PER_SLOT = 2  # first try + one retry, then the default
 BASE_TEMPERATURE = 0.5
+CLOSE_COPY = 0.8  # similarity (difflib ratio) to the default above which a slot counts as the default
 # Cosine similarity (multilingual e5, `query:` prefix) a slot text needs to its default sentence or
 # to its instruction (which quotes the customer's message): below this it is off-topic. e5 puts
 # unrelated sentences at 0.74-0.82 and a fitting one, generic or specific, English or Chinese,
@@ -74,7 +77,9 @@ _SALUTATION = re.compile(r"^\s*(?:dear|hi|hello|hey)\b[^,.!?\n]{0,40}[,.!]\s*", 
 _LABEL = re.compile(
     r"^\s*(?:sentence|answer|response|version|reply|email|message|text|output)\s*\d*\s*:\s*", re.I
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
+# A sentence ends at . ! ? and a space, or at Chinese/Japanese 。！？ (no space follows them).
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|(?<=[。！？])[”’」』）]*\s*")
+_ENDINGS = (".", "!", "?", "。", "！", "？")  # "。" needs no space after it: Chinese joins without one
 _QUOTES = "\"'“”‘’«»`"
 
 
@@ -105,18 +110,18 @@ def postprocess(
         if text and not text.endswith(":"):
             break
     if name.strip():
-        text = re.sub(rf"^{re.escape(name.strip())}\s*[,:!]\s*", "", text, flags=re.IGNORECASE)
+        text = re.sub(rf"^{re.escape(name.strip())}\s*[,:!，：！]\s*", "", text, flags=re.IGNORECASE)
     sentences = [s.strip().strip(_QUOTES).strip() for s in _SENTENCE_END.split(text) if s.strip()]
-    kept: list[str] = []
+    result = ""
     for sentence in sentences[:max_sentences]:
-        if not sentence.endswith((".", "!", "?")):
+        if not sentence.endswith(_ENDINGS):
             break  # cut off by max_tokens
-        if len(" ".join([*kept, sentence])) > max_chars:
+        joined = f"{result} {sentence}" if result.endswith((".", "!", "?")) else result + sentence
+        if len(joined) > max_chars:
             break
-        kept.append(sentence)
-    if not kept:
+        result = joined
+    if not result:
         return sentences[0] if sentences else ""  # let the guardrails say what is wrong with it
-    result = " ".join(kept)
     return result[0].upper() + result[1:]
 
 
@@ -134,6 +139,15 @@ def _customer_texts(event: Any) -> tuple[str, ...]:
     return tuple(v for v in event.values() if isinstance(v, str) and len(v.split()) >= 3)
 
 
+def _close_copy(text: str, default: str, offer: str | None) -> bool:
+    """Text that is the default sentence with a word or two changed counts as the default: a model
+    shown the default tends to copy it, and that is not model writing. The offer, which both may
+    quote, is left out of the comparison."""
+    if offer:
+        text, default = text.replace(offer, ""), default.replace(offer, "")
+    return difflib.SequenceMatcher(None, _normal(text), _normal(default)).ratio() >= CLOSE_COPY
+
+
 def _normal(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
 
@@ -144,7 +158,9 @@ def _tidy(text: str) -> str:
 
 
 @dataclass
-class _SlotOutcome:
+class SlotOutcome:
+    """What filled one slot of one variant, and what each guardrail rejected on the way."""
+
     text: str
     from_model: bool
     notes: dict[str, list[str]] = field(default_factory=dict)  # guardrail -> what it rejected
@@ -186,6 +202,8 @@ class CopyGenerator:
         min_relevance: float = MIN_RELEVANCE,
         backend: str = "local",
         model_id: str = "smollm2-135m-instruct-q4_1",
+        languages: frozenset[str] | None = None,
+        show_example: bool = True,
     ) -> None:
         self.library = library
         self.filler = filler
@@ -195,6 +213,10 @@ class CopyGenerator:
         self.min_relevance = min_relevance
         self.backend = backend
         self.model_id = model_id
+        self.languages = languages  # the filler writes only these; None: any
+        # Show the default sentence as an example: a 135M model needs it to stay on task, a 1.5B
+        # model copies it instead of writing (operations.md, "Copy models").
+        self.show_example = show_example
 
     @classmethod
     def for_templates(cls, templates_dir: Path, filler: SlotFiller | None, **options: Any) -> CopyGenerator:
@@ -223,13 +245,17 @@ class CopyGenerator:
             "channel": request.channel,
         }
         offer = template.render_block("offer", context) if template.has_offer else None
-        system = self.library.render_prompt("system.j2", {**context, "offer": offer})
+        system = self.library.render_prompt(
+            "system.j2", {**context, "offer": offer, "language": template.language}
+        )
         base = guardrails.SlotCheckContext(
             sensitive_words=self.sensitive_words,
             customer_texts=_customer_texts(context["event"]),
             offer=offer,
             max_chars=self._slot_budget(template, context),
-            prompt_texts=(system,),
+            fixed_copy=template.render_block("body", {**context, "slots": dict.fromkeys(template.slots, "")}),
+            # The offer is the one thing a slot may repeat word for word: not an echo of the prompt.
+            prompt_texts=(system.replace(offer, "") if offer else system,),
             customer_name=str(context["customer"].get("first_name") or ""),
             language=template.language,
         )
@@ -238,7 +264,8 @@ class CopyGenerator:
             instruction = template.render_block(f"slot_{slot}", context)
             template_words = template.render_block(f"slot_{slot}", {**context, "_hide_data": True})
             default = template.render_block(f"default_{slot}", context)
-            user = self.library.render_prompt("slot.j2", {"instruction": instruction, "example": default})
+            example = default if self.show_example else ""
+            user = self.library.render_prompt("slot.j2", {"instruction": instruction, "example": example})
             jobs.append(
                 SlotJob(
                     name=slot,
@@ -248,7 +275,7 @@ class CopyGenerator:
                     check=dataclasses.replace(
                         base,
                         given_facts=" ".join((system, template_words, default, offer or "")),
-                        instruction_texts=(template_words,),
+                        instruction_texts=(template_words.replace(offer, "") if offer else template_words,),
                         we_voice=not guardrails.uses_first_person(default),
                     ),
                 )
@@ -256,6 +283,10 @@ class CopyGenerator:
         return PreparedCopy(template=template, context=context, jobs=tuple(jobs))
 
     async def generate(self, request: CopyRequest) -> CopyResult:
+        return (await self.write(request))[0]
+
+    async def write(self, request: CopyRequest) -> tuple[CopyResult, list[dict[str, SlotOutcome]]]:
+        """The copy, and per variant how each slot was filled (`journeys eval copy` counts them)."""
         prepared = self.prepare(request)
         identity = (
             request.template,
@@ -264,19 +295,22 @@ class CopyGenerator:
         )
         tokens = 0
         variants: list[CopyVariant] = []
+        filled: list[dict[str, SlotOutcome]] = []
         for index in range(request.variants):
-            outcomes: dict[str, _SlotOutcome] = {}
+            outcomes: dict[str, SlotOutcome] = {}
             for job in prepared.jobs:
                 outcomes[job.name], used = await self.fill(job, variant=index, identity=identity)
                 tokens += used
-            variants.append(self._assemble(prepared, outcomes))
-        return CopyResult(
+            variants.append(self.assemble(prepared, outcomes))
+            filled.append(outcomes)
+        result = CopyResult(
             template=request.template,
             variants=variants,
             backend=self.backend,
             model=self.model_id,
             tokens=tokens,
         )
+        return result, filled
 
     def _slot_budget(self, template: MessageTemplate, context: dict[str, Any]) -> int:
         """Characters each slot may use so the whole message stays within the channel's limit."""
@@ -304,12 +338,15 @@ class CopyGenerator:
 
     async def fill(
         self, job: SlotJob, *, variant: int = 0, identity: tuple[object, ...] = ()
-    ) -> tuple[_SlotOutcome, int]:
+    ) -> tuple[SlotOutcome, int]:
         """Model text for one slot: first try, one retry, then the template default."""
         notes: dict[str, list[str]] = {}
         tokens = 0
         if self.filler is None:  # a preset-only generator (the rules backend)
-            return _SlotOutcome(job.default, False), 0
+            return SlotOutcome(job.default, False), 0
+        if self.languages is not None and job.check.language not in self.languages:
+            skipped = f"not asked: {self.model_id} does not write {job.check.language}"
+            return SlotOutcome(job.default, False, {"language": [skipped]}), 0
         for attempt in range(ATTEMPTS_PER_SLOT):
             temperature = min(0.9, BASE_TEMPERATURE + 0.15 * variant + 0.1 * attempt)
             completion = await self.filler(
@@ -325,21 +362,21 @@ class CopyGenerator:
             report = await self.check(text, job)
             if report.passed:
                 # A verbatim copy of the default is the default: report it honestly as template copy.
-                return _SlotOutcome(text, _normal(text) != _normal(job.default), notes), tokens
+                return SlotOutcome(text, not _close_copy(text, job.default, job.check.offer), notes), tokens
             for finding in report.findings:
                 notes.setdefault(finding.check, []).append(f"attempt {attempt + 1}: {finding.problem}")
-        return _SlotOutcome(job.default, False, notes), tokens
+        return SlotOutcome(job.default, False, notes), tokens
 
     def preset(self, request: CopyRequest) -> CopyResult:
         """The template's human-written defaults in every slot: copy that needs no model at all."""
         prepared = self.prepare(request)
-        outcomes = {job.name: _SlotOutcome(job.default, False) for job in prepared.jobs}
-        variant = self._assemble(prepared, outcomes)
+        outcomes = {job.name: SlotOutcome(job.default, False) for job in prepared.jobs}
+        variant = self.assemble(prepared, outcomes)
         return CopyResult(
             template=request.template, variants=[variant], backend=self.backend, model=self.model_id
         )
 
-    def _assemble(self, prepared: PreparedCopy, outcomes: dict[str, _SlotOutcome]) -> CopyVariant:
+    def assemble(self, prepared: PreparedCopy, outcomes: dict[str, SlotOutcome]) -> CopyVariant:
         template = prepared.template
         render_ctx = {**prepared.context, "slots": {name: o.text for name, o in outcomes.items()}}
         has_subject = "subject" in template.template.blocks and template.channel != "sms"

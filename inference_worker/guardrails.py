@@ -42,7 +42,8 @@ _DEFANGED_DOT = re.compile(r"\s*(?:\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|\s+dot\s
 _PRIZE = re.compile(
     r"\bfree\s+(?:i?phones?|ipads?|iphone\s*\d+|tablets?|laptops?|tvs?|cars?|cash|money|vacations?|trips?|cruises?)\b"
     r"|\b(?:free|win|won)\s+(?:an?\s+)?(?:[$€£]?\d+\s+)?gift\s*cards?\b|\byou(?:'ve|\s+have)?\s+(?:won|been\s+selected)\b|\bclaim\s+your\s+(?:prize|reward|gift)\b"
-    r"|\b(?:lottery|jackpot|sweepstakes)\b|\bwinner\b",
+    r"|\b(?:lottery|jackpot|sweepstakes)\b|\bwinner\b"
+    r"|中奖|抽奖|大奖|免费(?:送|领取?)",
     re.IGNORECASE,
 )
 _INJECTION = re.compile(
@@ -54,16 +55,19 @@ _INJECTION = re.compile(
 )
 _PROMISE = re.compile(
     r"\brefund|\bmoney\s+back\b|\breimburse|\bcompensat|\bcomplimentary\b|\bfree\s+(?:of\s+charge|replacement|upgrade)\b"
-    r"|\bwe\s+(?:will|'ll)\s+(?:pay|cover)\b",
+    r"|\bwe\s+(?:will|'ll)\s+(?:pay|cover)\b"
+    r"|退款|退钱|赔偿|补偿|免费(?:更换|换新|升级|维修)",
     re.IGNORECASE,
 )
 _DISCOUNT = re.compile(
     r"\bdiscount|\bcoupon|\bvoucher|\bpromo(?:tion(?:al)?)?\s*code|\b\d+\s*%|\bpercent\b|\b\d+\s*(?:€|eur|euros?)\b"
-    r"|€\s*\d|\$\s*\d|\boff\s+your\b|\bfree\s+(?:shipping|delivery|gift)\b|\bsale\b|\bcheaper\b",
+    r"|€\s*\d|\$\s*\d|\boff\s+your\b|\bfree\s+(?:shipping|delivery|gifts?|samples?|trials?)\b|\bsale\b|\bcheaper\b"
+    r"|折扣|打折|优惠|\d+(?:\.\d+)?\s*折|代金券|包邮|免运费|减价|促销|便宜|赠品|试用装",
     re.IGNORECASE,
 )
 _AMOUNT = re.compile(
-    r"\d+(?:[.,]\d+)?\s*%|[€$£]\s*\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?\s*(?:€|eur\b|euros?\b)", re.IGNORECASE
+    r"\d+(?:[.,]\d+)?\s*%|[€$£]\s*\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?\s*(?:€|eur\b|euros?\b|欧元|折)",
+    re.IGNORECASE,
 )
 _OFF_BRAND = re.compile(
     r"\bas an ai\b|\blanguage model\b|\bI(?:'m| am) (?:just )?an? (?:AI|assistant|bot)\b"
@@ -76,7 +80,12 @@ _OFF_BRAND = re.compile(
     # we write to consumers about their home, not about "your company"; quotes mean the model is quoting
     r"|\b(?:a|your|our|my) (?:company|business|customers|customer service)\b|\byour team\b|\bwe love you\b"
     r"|\bsorry for your (?:mistake|patience)\b"
-    r"|[\"“”]",
+    r"|[\"“”]"
+    # the same in Chinese: "as an AI", "dear …" openings, letter sign-offs, "this customer"
+    r"|作为(?:一个|一名)?(?:AI|人工智能|语言模型|助手)|语言模型|^\s*(?:亲爱的|你好|您好)|此致|敬礼"
+    r"|(?:该|这位)(?:顾客|客户|用户)|他们|她们|(?<![其吉])[他她]|我(?:无法|不能)(?:提供|帮助|回答|完成)"
+    # we address a Chinese customer as 您: 你 is too familiar for the brand
+    r"|你",
     re.IGNORECASE,
 )
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
@@ -100,6 +109,7 @@ class SlotCheckContext:
     customer_name: str = ""
     we_voice: bool = False  # the template speaks as "we" only: "I"/"my" would be off-voice
     language: str = "en"  # of the template's fixed copy
+    fixed_copy: str = ""  # the template's own text around the slots (names, brand, products)
 
 
 @dataclass
@@ -289,7 +299,8 @@ def third_person(text: str, name: str) -> str | None:
         return None
     n = re.escape(name.strip())
     about = re.compile(
-        rf"\b{n}(?:'s|’s|\s+(?:is|was|has|had|will|would|can|could|does|did|loves|likes|wants|needs)\b)"
+        rf"\b{n}(?:'s|’s|\s+(?:is|was|has|had|will|would|can|could|does|did|[a-z]+s)\b)"
+        rf"|{n}(?:的|很|非常|十分|会|想|喜欢|需要|一定|可能|是|对|将|感激|希望|先生|女士|小姐)"
         rf"|\b(?:to|for|of|about|with|from|at|by|and|that|when|because|dear)\s+{n}\b"
         r"|\bthey(?:'re| are) (?:happy|glad)\b|\bthey (?:might|would|will|may) (?:like|love|enjoy)\b",
         re.IGNORECASE,
@@ -341,7 +352,10 @@ def uses_first_person(text: str) -> bool:
 _SCRIPT_LANGUAGES = frozenset({"zh", "ja", "ko"})
 
 
-def wrong_language(text: str, language: str) -> str | None:
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def wrong_language(text: str, language: str, given: str = "") -> str | None:
     """Text in another language than the message around it: a model that cannot write Chinese
     answers a Chinese slot in English. Between languages written in Latin letters only a script
     change counts: a short English sentence with a French name is not French."""
@@ -350,7 +364,14 @@ def wrong_language(text: str, language: str) -> str | None:
         wrong = found != language
     else:
         wrong = found in _SCRIPT_LANGUAGES
-    return f"written in {found or 'an unknown language'}, the message is in {language}" if wrong else None
+    if wrong:
+        return f"written in {found or 'an unknown language'}, the message is in {language}"
+    if language in _SCRIPT_LANGUAGES:  # English words in a Chinese sentence ("我们 misses 你")
+        allowed = {w.lower() for w in _LATIN_WORD.findall(given)}
+        stray = [w for w in _LATIN_WORD.findall(text) if w.lower() not in allowed]
+        if stray:
+            return f"mixes in {stray[0]!r}, a word of another language"
+    return None
 
 
 def complete(text: str) -> str | None:
@@ -365,7 +386,7 @@ def check_slot(text: str, ctx: SlotCheckContext) -> Report:
     """All checks for one model-written slot text; every failing check is reported."""
     checks: list[tuple[str, Callable[[], str | None]]] = [
         ("complete", lambda: complete(text)),
-        ("language", lambda: wrong_language(text, ctx.language)),
+        ("language", lambda: wrong_language(text, ctx.language, f"{ctx.fixed_copy} {ctx.offer or ''}")),
         ("length", lambda: f"{len(text)} chars > {ctx.max_chars}" if len(text) > ctx.max_chars else None),
         ("placeholders", lambda: placeholder(text)),
         ("sensitive_words", lambda: sensitive_word(normalised(text), ctx.sensitive_words)),

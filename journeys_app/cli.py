@@ -1261,6 +1261,62 @@ def eval_answers(
     console.print(misses)
 
 
+@eval_app.command("copy")
+def eval_copy(
+    cases: Annotated[
+        Path | None,
+        typer.Option("--cases", help="Cases to write (default: journeys/samples/copy_eval.yaml)."),
+    ] = None,
+    variants: Annotated[int, typer.Option(min=1, max=5, help="Variants per case.")] = 2,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Where every variant is written for a person to read (default: <state dir>/copy_eval.md).",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write every case's copy with the CPU copy model; report how much model text survives."""
+    from inference_worker.backends.local import LocalBackend
+    from inference_worker.copy_evaluation import evaluate_copy, load_cases
+    from inference_worker.evaluation import EvalDataError
+    from journeys_app.db.customers import load_customers_file
+
+    settings = _settings()
+    samples = settings.journeys_dir / "samples"
+
+    async def run() -> Any:
+        customers = {c["id"]: c for c in load_customers_file(samples / "customers.yaml")}
+        async with LocalBackend(settings) as backend:
+            return await evaluate_copy(
+                backend.copy_generator,
+                load_cases(cases or samples / "copy_eval.yaml"),
+                customers,
+                settings.journeys_dir,
+                out or settings.state_dir / "copy_eval.md",
+                variants=variants,
+            )
+
+    try:
+        report = _run(run())
+    except EvalDataError as exc:
+        _fail(str(exc))
+    if as_json:
+        _print_json(report.model_dump())
+        return
+    shares = ", ".join(f"{language} {share:.0%}" for language, share in report.per_language.items())
+    console.print(
+        f"model text that survived the guardrails ({report.model}, {report.seconds:.0f} s): {shares}"
+    )
+    table = Table("template", "language", "slots", "model text", "rejected by (attempts)")
+    for row in report.per_template:
+        reasons = ", ".join(f"{name} {count}" for name, count in row.rejections.items())
+        table.add_row(row.template, row.language, str(row.slots), f"{row.model_share:.0%}", reasons)
+    console.print(table)
+    console.print(f"every variant: {report.samples_file}")
+
+
 def _print_label_scores(report: Any) -> None:
     """Per-language accuracy, per-label precision/recall/F1 and the confusion matrix of a report."""
     languages = Table("language (detected)", "messages", "accuracy")

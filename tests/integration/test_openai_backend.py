@@ -38,7 +38,7 @@ def _free_port() -> int:
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python -m llama_cpp.server` on loopback; yields its /v1 base URL."""
     pytest.importorskip("llama_cpp.server", reason="needs the dev extra: pip install -e '.[dev]'")
-    from inference_worker.backends.local import smollm2_path
+    from inference_worker.backends.copy_models import smollm2_path
 
     port = _free_port()
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"  # verbose: a pipe would fill up

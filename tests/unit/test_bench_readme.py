@@ -108,6 +108,9 @@ def test_answer_figures_when_measured() -> None:
     assert "answers to 134 held-out questions" in text and "right entry 0.86 (top three 0.98)" in text
     assert "routed to a person 0.57, product suggested 0.98." in text
     assert "held-out questions" not in figures_markdown(REPORT)  # older reports: no line
+    copy = {"model": "smollm2-135m-instruct-q4_1", "per_language": {"en": 0.6923, "zh": 0.0}}
+    text = figures_markdown({**REPORT, "copy_eval": copy})
+    assert "(`journeys eval copy`, smollm2-135m-instruct-q4_1): en 0.69, zh 0.00." in text
 
 
 def test_readme_between_markers_is_replaced_and_the_rest_kept(tmp_path: Path) -> None:
