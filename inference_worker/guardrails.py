@@ -56,7 +56,11 @@ _INJECTION = re.compile(
 _PROMISE = re.compile(
     r"\brefund|\bmoney\s+back\b|\breimburse|\bcompensat|\bcomplimentary\b|\bfree\s+(?:of\s+charge|replacement|upgrade)\b"
     r"|\bwe\s+(?:will|'ll)\s+(?:pay|cover)\b"
-    r"|退款|退钱|赔偿|补偿|免费(?:更换|换新|升级|维修)",
+    r"|退款|退钱|赔偿|补偿|免费(?:更换|换新|升级|维修)"
+    # admissions and claims only a person may make: fault, or an action already taken
+    r"|\b(?:our|the) (?:product|item|order)s? (?:is|was|were|are) (?:faulty|defective)\b"
+    r"|\bwe(?:'ve| have) (?:already )?(?:taken action|fixed|resolved|refunded|sent|shipped|replaced)\b"
+    r"|确实存在(?:质量)?问题|是我们的(?:错|责任|问题)|已经(?:采取了?(?:行动|措施)|解决|处理好|寄出|发出|退)",
     re.IGNORECASE,
 )
 _DISCOUNT = re.compile(

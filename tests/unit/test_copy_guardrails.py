@@ -695,3 +695,16 @@ async def test_repeating_the_offer_is_not_an_echo_of_the_prompt() -> None:
     gen, _ = generator(lambda user, attempt: f"We have missed you at Northwind, so enjoy {offer}.")
     _, outcomes = await gen.write(request("email/reengage_offer", "cust-ava"))
     assert outcomes[0]["opening"].from_model, outcomes[0]["opening"].notes
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "对不起给您带来不便，我们的产品确实存在质量问题。",
+        "我们已经采取了行动来解决这个问题。",
+        "We've already sent a replacement your way.",
+        "Our product was defective, and we're sorry.",
+    ],
+)
+def test_admissions_and_claimed_actions_are_left_to_a_person(text: str) -> None:
+    assert g.promise(text), text
