@@ -7,7 +7,7 @@ the product it is about. Retrieval indexes only the knowledge files, as the infe
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -158,7 +158,9 @@ def score_answers(
     )
 
 
-def _share(pairs: Sequence[tuple[AnswerRow, RetrieveResult]], hit: object) -> float:
+def _share(
+    pairs: Sequence[tuple[AnswerRow, RetrieveResult]], hit: Callable[[AnswerRow, RetrieveResult], object]
+) -> float:
     if not pairs:
         return 0.0
-    return round(sum(bool(hit(r, res)) for r, res in pairs) / len(pairs), 4)  # type: ignore[operator]
+    return round(sum(bool(hit(r, res)) for r, res in pairs) / len(pairs), 4)
