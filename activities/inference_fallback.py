@@ -33,9 +33,8 @@ from inference_worker.contracts import (
     ScoreResult,
 )
 from inference_worker.degradation import CONFIG_ERRORS
-from inference_worker.knowledge import DEFAULT_LANGUAGE, load_knowledge
-from inference_worker.language import detect_language, locale_language
-from inference_worker.retrieval import suggest_without_model
+from inference_worker.knowledge import load_knowledge
+from inference_worker.retrieval import question_language, suggest_without_model
 from inference_worker.rules import RulesBackend
 from journeys_app.settings import Settings
 
@@ -76,10 +75,7 @@ class InferenceFallbackActivities:
     async def retrieve_knowledge_rules(self, request: RetrieveRequest) -> RetrieveResult:
         async def to_a_person(_: RulesBackend) -> RetrieveResult:
             kb = load_knowledge(self.journeys_dir)
-            language = (
-                request.language or detect_language(request.question) or locale_language(request.locale)
-            )
-            language = language if any(language in e.answer for e in kb.faq.entries) else DEFAULT_LANGUAGE
+            language = question_language(request, kb.languages())
             return RetrieveResult(
                 found=False,
                 score=0.0,

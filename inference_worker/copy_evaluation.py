@@ -20,7 +20,7 @@ from inference_worker.config_files import load_yaml_model
 from inference_worker.contracts import CopyRequest
 from inference_worker.copy import CopyGenerator, SlotOutcome
 from inference_worker.evaluation import EvalDataError
-from inference_worker.knowledge import load_knowledge
+from inference_worker.knowledge import KnowledgeBase, load_knowledge
 from inference_worker.retrieval import suggestion
 
 
@@ -64,14 +64,16 @@ def load_cases(path: Path) -> CopyCases:
     return load_yaml_model(path, CopyCases, EvalDataError, "copy cases", expected="a mapping with cases")
 
 
-def case_request(case: CopyCase, customers: dict[str, dict[str, Any]], journeys_dir: Path) -> CopyRequest:
-    """The request a journey would make for this case (customers: the sample profiles by id)."""
+def case_request(
+    case: CopyCase, customers: dict[str, dict[str, Any]], kb: KnowledgeBase | None
+) -> CopyRequest:
+    """The request a journey would make for this case (customers: the sample profiles by id; kb:
+    the knowledge base, for cases that name an entry)."""
     if case.customer not in customers:
         raise EvalDataError(f"customer {case.customer!r} is not a sample customer")
     profile = {k: v for k, v in customers[case.customer].items() if k not in ("email", "phone")}
     context: dict[str, Any] = {"customer": profile, "event": case.event, "steps": case.steps}
-    if case.knowledge is not None:
-        kb = load_knowledge(journeys_dir)
+    if case.knowledge is not None and kb is not None:
         entries = {e.id: e for e in kb.faq.entries}
         products = {p.id: p for p in kb.catalogue.products}
         if case.knowledge.entry not in entries or (case.knowledge.product or "") not in {"", *products}:
@@ -106,8 +108,9 @@ async def evaluate_copy(
     began = time.perf_counter()
     tallies: dict[tuple[str, str], tuple[int, int, Counter[str]]] = {}
     lines = [f"# Copy samples: {generator.model_id}, {variants} variant(s) per case", ""]
+    kb = load_knowledge(journeys_dir) if any(c.knowledge for c in cases.cases) else None
     for case in cases.cases:
-        request = case_request(case, customers, journeys_dir)
+        request = case_request(case, customers, kb)
         written, outcomes = await generator.write(request.model_copy(update={"variants": variants}))
         slots, model, rejected = tallies.get((case.template, case.language), (0, 0, Counter()))
         for index, (variant, by_slot) in enumerate(zip(written.variants, outcomes, strict=True)):

@@ -6,7 +6,6 @@ without the model stack. Retrieval over it lives in `inference_worker.retrieval`
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from typing import Annotated
@@ -125,12 +124,12 @@ class KnowledgeBase(_Model):
     faq: Faq
     catalogue: Catalogue
 
+    def languages(self) -> frozenset[str]:
+        """The languages answers are written in."""
+        return frozenset(code for entry in self.faq.entries for code in entry.answer)
+
     def entry(self, entry_id: str) -> FaqEntry:
         return next(e for e in self.faq.entries if e.id == entry_id)
-
-    def digest(self) -> str:
-        """Changes when any text changes: cached embeddings are keyed by it."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:12]
 
 
 def knowledge_dir(journeys_dir: Path) -> Path:

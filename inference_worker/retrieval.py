@@ -59,6 +59,7 @@ Embed = Callable[[Sequence[str]], np.ndarray]
 @dataclass(frozen=True)
 class _Index:
     kb: KnowledgeBase
+    languages: frozenset[str]  # those the answers are written in
     classifier: object  # sklearn LogisticRegression over entry ids + ROUTE_TO_PERSON
     classes: tuple[str, ...]
     product_rows: dict[str, list[int]]  # a product's rows in product_vectors, one per language
@@ -108,9 +109,7 @@ class KnowledgeRetriever:
 
     def retrieve_sync(self, request: RetrieveRequest) -> RetrieveResult:
         index = self._current()
-        language = request.language or detect_language(request.question) or locale_language(request.locale)
-        if language not in _languages(index.kb):
-            language = DEFAULT_LANGUAGE
+        language = question_language(request, index.languages)
         question = np.atleast_2d(self._query([request.question]))
         probabilities = index.classifier.predict_proba(question)[0]  # type: ignore[attr-defined]
         best, score = index.classes[int(np.argmax(probabilities))], float(probabilities.max())
@@ -146,7 +145,7 @@ class KnowledgeRetriever:
 
     def _product(
         self, index: _Index, question: np.ndarray, language: str, interests: Sequence[str]
-    ) -> ProductSuggestion | None:
+    ) -> ProductSuggestion:
         similarity = index.product_vectors @ question
         liked = {str(i).lower() for i in interests}
         scored = []
@@ -167,11 +166,12 @@ class KnowledgeRetriever:
         """The index of the files as they are now (edits apply without a restart), built once per
         process and model however many workers and evaluations ask."""
         folder = knowledge_dir(self.journeys_dir)
-        key = (str(folder.resolve()), self.model_id, *(_mtime(folder / n) for n in (FAQ_FILE, PRODUCTS_FILE)))
+        key = (str(folder.resolve()), self.model_id)
+        stamp = tuple(_mtime(folder / name) for name in (FAQ_FILE, PRODUCTS_FILE))
         with _indexes_lock:
-            if key not in _indexes:
-                _indexes[key] = self._build(load_knowledge(self.journeys_dir))
-            return _indexes[key]
+            if key not in _indexes or _indexes[key][0] != stamp:
+                _indexes[key] = (stamp, self._build(load_knowledge(self.journeys_dir)))
+            return _indexes[key][1]
 
     def _build(self, kb: KnowledgeBase) -> _Index:
         from sklearn.linear_model import LogisticRegression
@@ -207,6 +207,7 @@ class KnowledgeRetriever:
         )
         return _Index(
             kb=kb,
+            languages=kb.languages(),
             classifier=classifier,
             classes=tuple(str(c) for c in classifier.classes_),
             product_rows=product_rows,
@@ -215,12 +216,16 @@ class KnowledgeRetriever:
         )
 
 
-_indexes: dict[tuple[object, ...], _Index] = {}
+# (folder, model) -> (the files' modification times, their index): one index per folder and model.
+_indexes: dict[tuple[str, str], tuple[tuple[int, ...], _Index]] = {}
 _indexes_lock = threading.Lock()
 
 
-def _languages(kb: KnowledgeBase) -> set[str]:
-    return {code for entry in kb.faq.entries for code in entry.answer}
+def question_language(request: RetrieveRequest, answered_in: frozenset[str]) -> str:
+    """The language to answer in: the question's (as classified, else detected), else the customer's
+    locale's, when the knowledge base answers in it; English otherwise."""
+    language = request.language or detect_language(request.question) or locale_language(request.locale)
+    return language if language in answered_in else DEFAULT_LANGUAGE
 
 
 def _mtime(path: Path) -> int:

@@ -1278,28 +1278,11 @@ def eval_copy(
     as_json: JsonOpt = False,
 ) -> None:
     """Write every case's copy with the CPU copy model; report how much model text survives."""
-    from inference_worker.backends.local import LocalBackend
-    from inference_worker.copy_evaluation import evaluate_copy, load_cases
     from inference_worker.evaluation import EvalDataError
-    from journeys_app.db.customers import load_customers_file
-
-    settings = _settings()
-    samples = settings.journeys_dir / "samples"
-
-    async def run() -> Any:
-        customers = {c["id"]: c for c in load_customers_file(samples / "customers.yaml")}
-        async with LocalBackend(settings) as backend:
-            return await evaluate_copy(
-                backend.copy_generator,
-                load_cases(cases or samples / "copy_eval.yaml"),
-                customers,
-                settings.journeys_dir,
-                out or settings.state_dir / "copy_eval.md",
-                variants=variants,
-            )
+    from journeys_app.bench.suite import run_copy_eval
 
     try:
-        report = _run(run())
+        report = _run(run_copy_eval(_settings(), cases, out, variants))
     except EvalDataError as exc:
         _fail(str(exc))
     if as_json:

@@ -125,7 +125,7 @@ async def run_all_benches(
         include={"rows", "top1", "top3", "wrong_answer_rate", "routed_to_person", "product_accuracy"}
     )
     progress.print("eval copy…")
-    report["copy_eval"] = (await _copy_eval(settings)).model_dump(include={"model", "per_language"})
+    report["copy_eval"] = (await run_copy_eval(settings)).model_dump(include={"model", "per_language"})
     if readme is not None:
         update_readme(readme, report)
         progress.print(f"figures written to {readme}")
@@ -136,8 +136,11 @@ async def run_all_benches(
     return report
 
 
-async def _copy_eval(settings: Settings) -> Any:
-    """`journeys eval copy` on the shipped cases, with the deployment's copy model."""
+async def run_copy_eval(
+    settings: Settings, cases: Path | None = None, out: Path | None = None, variants: int = 2
+) -> Any:
+    """`journeys eval copy` with the deployment's copy model: the shipped cases and the state
+    folder's copy_eval.md unless told otherwise."""
     from inference_worker.backends.local import LocalBackend
     from inference_worker.copy_evaluation import evaluate_copy, load_cases
     from journeys_app.db.customers import load_customers_file
@@ -147,10 +150,11 @@ async def _copy_eval(settings: Settings) -> Any:
     async with LocalBackend(settings) as backend:
         return await evaluate_copy(
             backend.copy_generator,
-            load_cases(samples / "copy_eval.yaml"),
+            load_cases(cases or samples / "copy_eval.yaml"),
             customers,
             settings.journeys_dir,
-            settings.state_dir / "copy_eval.md",
+            out or settings.state_dir / "copy_eval.md",
+            variants=variants,
         )
 
 
