@@ -37,12 +37,13 @@ from journeys_app.db.audit import audit_entry, write_audit, write_audit_rows
 from journeys_app.db.customers import to_profile
 from journeys_app.db.schema import Customer, JourneyRun, Review, StepResult, UtcDateTime, utcnow
 from journeys_app.db.sql import insert_for
+from workflows.steps import KINDS
 
 log = logging.getLogger(__name__)
 
 DECIDED_STATUSES = frozenset({"approved", "edited", "rejected", "regenerated", "timed_out"})
 AUDITED_REVIEW_STATUSES = DECIDED_STATUSES | {"escalated"}
-MODEL_STEP_TYPES = frozenset({"classify_intent", "score", "retrieve", "generate_copy"})
+MODEL_STEP_TYPES = frozenset(name for name, kind in KINDS.items() if kind.describe)
 # For each new review status, the stored statuses it may replace (itself included, for retries).
 # Anything else is a stale write (e.g. a late retry of "pending" after the decision) and is ignored.
 REVIEW_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -55,17 +56,8 @@ REVIEW_TRANSITIONS: dict[str, frozenset[str]] = {
 def model_call_summary(step_type: str, result: dict[str, Any]) -> str:
     """One line about a model step's output: `complaint 0.87 negative/high`, `customer_value vip 0.98`,
     `2 variants (model, template_default)`."""
-    if step_type == "classify_intent":
-        text = (
-            f"{result.get('label')} {float(result.get('confidence') or 0):.2f} "
-            f"{result.get('sentiment')}/{result.get('urgency')}"
-        )
-    elif step_type == "score":
-        text = f"{result.get('kind')} {result.get('band')} {float(result.get('value') or 0):.2f}"
-    else:
-        variants = result.get("variants") or []
-        sources = ", ".join(str(v.get("source")) for v in variants if isinstance(v, dict))
-        text = f"{len(variants)} variant{'' if len(variants) == 1 else 's'} ({sources})"
+    describe = KINDS[step_type].describe if step_type in KINDS else None
+    text = describe(result) if describe else step_type
     return text + (" (degraded)" if result.get("degraded") else "")
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from journeys_app.settings import Settings
-from workflows.validation import LoadedJourney, TemplateChecker, load_journeys
+from workflows.steps.base import TemplateChecker
+from workflows.validation import LoadedJourney, load_journeys
 
 
 def template_checker(templates_dir: Path) -> TemplateChecker:

@@ -845,7 +845,7 @@ def review_approve(
     variant: Annotated[int, typer.Option(help="Which variant to send (0-based).")] = 0,
 ) -> None:
     """Approve a variant; the journey sends it."""
-    from workflows.models import ReviewDecision
+    from workflows.review import ReviewDecision
 
     _decide(ReviewDecision(review_id=review_id, decision="approve", reviewer=reviewer, variant=variant))
 
@@ -857,7 +857,7 @@ def review_reject(
     reason: Annotated[str, typer.Option(help="Why; the journey records it.")],
 ) -> None:
     """Reject the copy; the journey takes its on_reject path."""
-    from workflows.models import ReviewDecision
+    from workflows.review import ReviewDecision
 
     _decide(ReviewDecision(review_id=review_id, decision="reject", reviewer=reviewer, reason=reason))
 
@@ -871,7 +871,7 @@ def review_edit(
     variant: Annotated[int, typer.Option(help="The variant you edited (0-based).")] = 0,
 ) -> None:
     """Send your own text; it must pass the same guardrails as generated copy."""
-    from workflows.models import ReviewDecision
+    from workflows.review import ReviewDecision
 
     _decide(
         ReviewDecision(
@@ -894,7 +894,7 @@ def review_regenerate(
     ],
 ) -> None:
     """Ask the model for new variants with your note; a new review opens for them."""
-    from workflows.models import ReviewDecision
+    from workflows.review import ReviewDecision
 
     _decide(ReviewDecision(review_id=review_id, decision="regenerate", reviewer=reviewer, reason=note))
 

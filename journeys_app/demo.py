@@ -33,6 +33,8 @@ from journeys_app.runtime import Runtime, open_runtime
 from journeys_app.settings import Settings
 from workflows.journey import JourneyWorkflow
 from workflows.models import RunState
+from workflows.spec import JourneySpec
+from workflows.steps.results import RunResults
 
 SIMULATED_REVIEWER = "demo-reviewer (simulated)"
 DEMO_TIMEOUT_S = 170.0
@@ -202,15 +204,13 @@ async def _send_when_waiting(
         await asyncio.sleep(0.3)
 
 
-def _summary(state: RunState, messages: list[Any]) -> dict[str, Any]:
-    intent = next((r for r in state.results.values() if isinstance(r, dict) and "sentiment" in r), None)
-    scores = [r for r in state.results.values() if isinstance(r, dict) and "band" in r and "kind" in r]
-    reviews = [r for r in state.results.values() if isinstance(r, dict) and "decision" in r and "why" in r]
-    routes = [
-        state.results[s].get("goto")
-        for s in state.path
-        if isinstance(state.results.get(s), dict) and "goto" in state.results[s]
-    ]
+_INTENT_SHOWN = {"label", "confidence", "sentiment", "urgency", "backend"}
+
+
+def _summary(state: RunState, spec: JourneySpec | None, messages: list[Any]) -> dict[str, Any]:
+    found = RunResults.of_spec(spec, state.path, state.results)
+    intent = found.intent
+    routes = [r.get("goto") for r in found.every("branch", "split")]
     return {
         "journey": state.journey_id,
         "customer": state.customer_id,
@@ -219,10 +219,11 @@ def _summary(state: RunState, messages: list[Any]) -> dict[str, Any]:
         "outcome": state.outcome,
         "path": state.path,
         "route": " → ".join(r for r in routes if r),
-        "intent": intent
-        and {k: intent[k] for k in ("label", "confidence", "sentiment", "urgency", "backend")},
-        "scores": [{k: s[k] for k in ("kind", "value", "band")} for s in scores],
-        "review": [r["decision"] + (f" by {r['reviewer']}" if r.get("reviewer") else "") for r in reviews],
+        "intent": intent and intent.model_dump(include=_INTENT_SHOWN),
+        "scores": [s.model_dump(include={"kind", "value", "band"}) for s in found.scores],
+        "review": [
+            r["decision"] + (f" by {r['reviewer']}" if r.get("reviewer") else "") for r in found.reviews
+        ],
         "messages": [
             {"channel": m.channel, "status": m.status, "subject": m.subject, "source": m.source}
             for m in messages
@@ -360,7 +361,9 @@ async def run_demo(
         rows = []
         for workflow_id in sorted(all_ids):
             state = await runtime.service.state(workflow_id)
-            rows.append(_summary(state, await queries.messages_for_run(runtime.sessionmaker, workflow_id)))
+            journey = runtime.service.catalog.get(state.journey_id)
+            messages = await queries.messages_for_run(runtime.sessionmaker, workflow_id)
+            rows.append(_summary(state, journey.spec if journey else None, messages))
     ui = f"http://127.0.0.1:{settings.embedded_temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows"
     if as_json:
         report = {"runs": rows, "reviews": review_log, "temporal_ui": ui, "mail_dir": mail_dir}

@@ -18,6 +18,7 @@ from journeys_app.db.audit import AuditRecord, audit_for_subject
 from journeys_app.db.customers import to_profile
 from journeys_app.db.schema import Customer
 from journeys_app.service import JourneyService, ReviewNotFound
+from workflows.steps.results import RunResults
 
 
 class ReviewContext(BaseModel):
@@ -49,11 +50,6 @@ def time_left(deadline: datetime, now: datetime | None = None) -> str:
     return f"{hours} h {rest // 60} min left" if hours else f"{rest // 60} min left"
 
 
-def _latest(results: dict[str, Any], step_types: dict[str, str], kind: str) -> dict[str, Any] | None:
-    found = [r for step, r in results.items() if step_types.get(step) == kind and isinstance(r, dict)]
-    return found[-1] if found else None
-
-
 def _facts(intent: dict[str, Any] | None, score: dict[str, Any] | None) -> list[str]:
     facts = []
     if intent:
@@ -77,7 +73,7 @@ async def load_review_context(service: JourneyService, review_id: str) -> Review
     message: str | None = None
     try:
         state = await service.state(review.workflow_id)
-        journey_id, results = state.journey_id, state.results
+        journey_id, results, path = state.journey_id, state.results, state.path
         if state.trigger is not None:
             props = state.trigger.properties
             message = " — ".join(str(props[k]) for k in ("subject", "text") if props.get(k)) or None
@@ -85,10 +81,10 @@ async def load_review_context(service: JourneyService, review_id: str) -> Review
         run = await queries.get_run(service.sessionmaker, review.workflow_id)
         journey_id = run.journey_id if run else "?"
         results = {s.step_id: s.result for s in run.steps} if run else {}
+        path = list(results)
     journey = service.catalog.get(journey_id)
-    step_types = {s.id: s.type for s in journey.spec.steps} if journey else {}
-    intent = _latest(results, step_types, "classify_intent")
-    score = _latest(results, step_types, "score")
+    found = RunResults.of_spec(journey.spec if journey else None, path, results)
+    intent, score = found.latest("classify_intent"), found.latest("score")
     async with service.sessionmaker() as session:
         row = await session.get(Customer, review.customer_id)
     customer = to_profile(row).model_dump() if row is not None else {"id": review.customer_id}

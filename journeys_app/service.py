@@ -36,10 +36,9 @@ from workflows.models import (
     DecideRequest,
     DecisionResult,
     JourneyInput,
-    ReviewAck,
-    ReviewDecision,
     RunState,
 )
+from workflows.review import ReviewAck, ReviewDecision
 from workflows.validation import LoadedJourney
 
 _REUSE = {

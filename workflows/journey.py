@@ -44,15 +44,13 @@ with workflow.unsafe.imports_passed_through():
         DecisionResult,
         JourneyInput,
         JourneyResult,
-        PendingReview,
-        ReviewAck,
-        ReviewDecision,
         RunState,
     )
+    from workflows.review import PendingReview, ReviewAck, ReviewDecision, validate_decision
     from workflows.spec import JourneySpec
-    from workflows.steps import HANDLERS
+    from workflows.steps import kind_of
     from workflows.steps.base import BATCHED_BOOKKEEPING_PATCH, Outcome
-    from workflows.steps.review import validate_decision
+    from workflows.steps.results import RunResults
 
 T = TypeVar("T")
 
@@ -181,11 +179,8 @@ class JourneyWorkflow:
         self._steps_this_run += 1
         self._steps_total += 1
         started = workflow.now()
-        handler = HANDLERS[step.type]
         try:
-            outcome = await (
-                handler(step, self, visit) if step.type == "human_review" else handler(step, self)
-            )
+            outcome = await kind_of(step).handle(step, self)
         except (ActivityError, ExpressionError, ValueError) as exc:
             error = _describe(exc)
             workflow.logger.warning("step %s failed: %s", step.id, error)
@@ -487,25 +482,15 @@ class JourneyWorkflow:
     @workflow.query
     def decision(self) -> DecisionResult:
         assert self.spec is not None
-        by_type = {s.id: s.type for s in self.spec.steps}
-        intent = next((self.results[s] for s in self.path if by_type[s] == "classify_intent"), None)
-        score = next((self.results[s] for s in self.path if by_type[s] == "score"), None)
-        route = next(
-            (
-                self.results[s].get("goto")
-                for s in reversed(self.path)
-                if by_type[s] in {"branch", "split"} and s in self.results
-            ),
-            None,
-        )
+        found = RunResults.of_spec(self.spec, self.path, self.results)
         return DecisionResult(
             workflow_id=self.workflow_id,
             journey_id=self.spec.id,
             ready=self._decision_ready or self._status != "running",
-            route=route,
+            route=found.route,
             path=list(self.path),
-            intent=intent,
-            score=score,
+            intent=found.latest("classify_intent"),
+            score=found.latest("score"),
         )
 
     # ----------------------------------------------------------------- bookkeeping

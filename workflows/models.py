@@ -8,9 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from activities.contracts import CustomerProfile, RecordRunRequest
+from workflows.review import PendingReview
 from workflows.spec import JourneySpec
-
-MAX_TEXT = 8000
 
 
 class _Model(BaseModel):
@@ -82,35 +81,6 @@ class JourneyResult(_Model):
     status: Literal["completed", "exited", "failed"]
     outcome: str
     path: list[str]
-
-
-class ReviewDecision(_Model):
-    review_id: str
-    decision: Literal["approve", "edit", "reject", "regenerate"]
-    reviewer: str = Field(min_length=1, max_length=200)
-    variant: int = 0
-    body: str | None = Field(default=None, max_length=MAX_TEXT)  # the edited text, for "edit"
-    subject: str | None = Field(default=None, max_length=300)
-    # Why it was rejected, or the note for the model when asking it to regenerate.
-    reason: str | None = Field(default=None, max_length=2000)
-    # The reviewer's groups, as the service checked them; when given, the review's group must be one.
-    groups: list[str] = Field(default_factory=list)
-
-
-class ReviewAck(_Model):
-    review_id: str
-    accepted: bool
-    decision: str
-
-
-class PendingReview(_Model):
-    review_id: str
-    step_id: str
-    group: str
-    deadline: datetime
-    escalated: bool = False
-    variants: list[dict[str, Any]]
-    regenerations: int = 0  # how often reviewers already had these variants regenerated
 
 
 class DeadLetter(_Model):

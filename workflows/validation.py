@@ -10,13 +10,16 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
 from workflows.expressions import CONTEXT_NAMES, ExpressionError, condition_names, template_names
-from workflows.spec import STEP_TYPES, JourneySpec
+from workflows.language import Goto
+from workflows.spec import JourneySpec
+from workflows.steps import STEP_TYPES, kind_of
+from workflows.steps.base import CheckContext, TemplateChecker
 
 # Files in a journeys folder that are data, not journeys.
 DATA_FILES = frozenset({"intents.yaml", "scoring.yaml"})
@@ -32,26 +35,7 @@ MAX_STEPS = 500
 
 def always_waits(step: Any) -> str | None:
     """None if the step always waits for time, an event or a person; else why it may not."""
-    match step.type:
-        case "wait_for_event":
-            return None
-        case "wait" if step.duration is not None:
-            return None
-        case "wait":
-            return f"wait '{step.id}' has only a window, so it does not wait when the customer is inside it"
-        case "human_review" if step.sample_rate >= 1.0:
-            return None
-        case "human_review":
-            return (
-                f"human_review '{step.id}' samples {step.sample_rate:.0%}, so unsampled runs pass straight on"
-            )
-    return f"{step.type} '{step.id}' does not wait"
-
-
-class TemplateChecker(Protocol):
-    """What is wrong with a message template; `knowledge`: the step gives it a retrieve result."""
-
-    def __call__(self, name: str, *, knowledge: bool = False) -> list[str]: ...
+    return kind_of(step).why_not_waiting(step)
 
 
 @dataclass(frozen=True)
@@ -147,28 +131,9 @@ def _targets(step: Any) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if step.next:
         out.append(("next", step.next))
-    if hasattr(step.on_error, "goto"):
+    if isinstance(step.on_error, Goto):
         out.append(("on_error", step.on_error.goto))
-    match step.type:
-        case "branch":
-            out += [("cases", c.goto) for c in step.cases] + [("otherwise", step.otherwise)]
-        case "split":
-            out += [("paths", p.goto) for p in step.paths]
-        case "wait_for_event":
-            if step.on_event:
-                out.append(("on_event", step.on_event.goto))
-            if hasattr(step.on_timeout, "goto"):
-                out.append(("on_timeout", step.on_timeout.goto))
-        case "human_review":
-            if hasattr(step.on_reject, "goto"):
-                out.append(("on_reject", step.on_reject.goto))
-            if hasattr(step.on_timeout.then, "goto"):
-                out.append(("on_timeout", step.on_timeout.then.goto))
-        case "update_profile" if step.on_low_confidence:
-            out.append(("on_low_confidence", step.on_low_confidence.goto))
-        case "retrieve":
-            out.append(("on_no_answer", step.on_no_answer.goto))
-    return out
+    return out + list(kind_of(step).targets(step))
 
 
 def successors(spec: JourneySpec) -> dict[str, list[str]]:
@@ -177,34 +142,11 @@ def successors(spec: JourneySpec) -> dict[str, list[str]]:
     graph: dict[str, list[str]] = {}
     for index, step in enumerate(spec.steps):
         nexts = [target for _, target in _targets(step)]
-        falls_through = step.type not in {"exit", "branch", "split"} and not step.next
+        falls_through = kind_of(step).falls_through and not step.next
         if falls_through and index + 1 < len(ids):
             nexts.append(ids[index + 1])
         graph[step.id] = nexts
     return graph
-
-
-def _expressions(step: Any) -> list[tuple[str, str, bool]]:
-    """(field, source, is_condition) for every expression or text template in a step."""
-    out: list[tuple[str, str, bool]] = []
-    match step.type:
-        case "classify_intent":
-            out.append(("text", step.text, False))
-        case "retrieve":
-            out.append(("question", step.question, False))
-        case "generate_copy" if step.brief:
-            out.append(("brief", step.brief, False))
-        case "human_review":
-            out += [("always_when", c, True) for c in step.always_when]
-        case "branch":
-            out += [("cases", c.when, True) for c in step.cases]
-        case "notify":
-            out.append(("message", step.message, False))
-        case "wait_for_event" if step.where:
-            out.append(("where", step.where, True))
-        case "update_profile":
-            out += [("attributes", v, False) for v in step.attributes.values() if isinstance(v, str)]
-    return out
 
 
 def check_graph(
@@ -246,9 +188,11 @@ def check_graph(
     problems += _cycle_problems(spec, graph)
 
     known = CONTEXT_NAMES | set(ids)
+    context = CheckContext(steps=steps, template_problems=template_problems)
     for step in spec.steps:
-        visible = known | {"received"} if step.type == "wait_for_event" else known
-        for field, source, is_condition in _expressions(step):
+        kind = kind_of(step)
+        visible = known | {"received"} if kind.sees_received else known
+        for field, source, is_condition in kind.expressions(step):
             try:
                 names = condition_names(source) if is_condition else template_names(source)
             except ExpressionError as exc:
@@ -258,23 +202,7 @@ def check_graph(
                 close = difflib.get_close_matches(name, sorted(visible), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 problems.append((step.id, field, f"unknown name '{name}' in {source!r}{hint}"))
-        if step.type == "generate_copy" and template_problems:
-            found = (
-                template_problems(step.template, knowledge=True)
-                if step.knowledge
-                else template_problems(step.template)
-            )
-            problems += [(step.id, "template", problem) for problem in found]
-        knowledge = getattr(step, "knowledge", None)
-        if knowledge and (knowledge not in steps or steps[knowledge].type != "retrieve"):
-            problems.append((step.id, "knowledge", f"knowledge: '{knowledge}' must name a retrieve step"))
-        copy_from = getattr(step, "copy_from", None)
-        if copy_from and (
-            copy_from not in steps or steps[copy_from].type not in {"generate_copy", "human_review"}
-        ):
-            problems.append(
-                (step.id, "copy", f"copy: '{copy_from}' must name a generate_copy or human_review step")
-            )
+        problems += [(step.id, field, message) for field, message in kind.check(step, context)]
     # A trigger filter may read the customer; the entry key is made before the customer is loaded.
     for where, source, allowed in (
         ("trigger", spec.trigger.where, {"event", "customer"}),
@@ -294,18 +222,6 @@ def check_graph(
                     where,
                     f"{where} can only use {' and '.join(sorted(allowed))}, not "
                     f"{', '.join(sorted(names - allowed))}",
-                )
-            )
-    classifies = any(s.type == "classify_intent" for s in spec.steps)
-    for step in spec.steps:
-        if step.type == "update_profile" and step.consent and classifies and not step.on_low_confidence:
-            problems.append(
-                (
-                    step.id,
-                    "consent",
-                    "changes consent in a journey that classifies messages: add on_low_confidence: "
-                    "{ goto: <a step where a person confirms> }, so a message the model is unsure of "
-                    "(or one written to trick it) never changes consent on its own",
                 )
             )
     if spec.decision and spec.decision.after not in steps:
@@ -342,7 +258,7 @@ def _cycle_problems(spec: JourneySpec, graph: dict[str, list[str]]) -> list[tupl
                 maybe = [
                     why
                     for s in loop
-                    if (why := always_waits(steps[s])) and steps[s].type in ("wait", "human_review")
+                    if kind_of(steps[s]).waits is not None and (why := always_waits(steps[s]))
                 ]
                 because = f" ({'; '.join(maybe)})" if maybe else ""
                 problems.append(

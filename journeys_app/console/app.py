@@ -28,7 +28,7 @@ from journeys_app.db.reviewers import ReviewerAccount, authenticate, get_reviewe
 from journeys_app.review_context import load_review_context, time_left
 from journeys_app.service import JourneyService, ReviewClosed, ReviewNotFound, ReviewRefused
 from journeys_app.settings import Settings
-from workflows.models import ReviewDecision
+from workflows.review import ReviewDecision
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 ACTIONS = ("approve", "edit", "reject", "regenerate")

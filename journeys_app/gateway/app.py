@@ -54,7 +54,8 @@ from journeys_app.service import (
 )
 from journeys_app.settings import Settings
 from journeys_app.unsubscribe import BadLink, read_token, unsubscribe
-from workflows.models import CustomerEvent, ReviewAck, ReviewDecision, RunState
+from workflows.models import CustomerEvent, RunState
+from workflows.review import ReviewAck, ReviewDecision
 
 T = TypeVar("T", bound=BaseModel)
 log = logging.getLogger(__name__)

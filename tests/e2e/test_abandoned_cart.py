@@ -31,7 +31,7 @@ from journeys_app.service import JourneyService
 from journeys_app.stack import find_binary
 from tests.e2e.conftest import stack_settings
 from workflows.models import CustomerEvent, RunState
-from workflows.steps.flow import bucket
+from workflows.steps.split import bucket
 
 pytestmark = [pytest.mark.models, pytest.mark.slow]
 

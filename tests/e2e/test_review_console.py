@@ -19,7 +19,8 @@ from temporalio.client import WorkflowUpdateFailedError
 from journeys_app.db import queries
 from journeys_app.db.reviewers import add_reviewer
 from journeys_app.http_server import serve_console
-from workflows.models import CustomerEvent, ReviewDecision
+from workflows.models import CustomerEvent
+from workflows.review import ReviewDecision
 
 pytestmark = [pytest.mark.models, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

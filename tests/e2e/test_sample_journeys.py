@@ -10,7 +10,8 @@ from journeys_app.db import queries
 from journeys_app.db.audit import audit_for_customer
 from journeys_app.service import JourneyService
 from workflows.journey import JourneyWorkflow
-from workflows.models import CustomerEvent, ReviewDecision
+from workflows.models import CustomerEvent
+from workflows.review import ReviewDecision
 
 pytestmark = [pytest.mark.models, pytest.mark.slow]
 

@@ -18,7 +18,8 @@ from journeys_app.db import queries
 from journeys_app.db.schema import Notification
 from journeys_app.service import JourneyService
 from tests.e2e.test_sample_journeys import finish
-from workflows.models import CustomerEvent, ReviewDecision
+from workflows.models import CustomerEvent
+from workflows.review import ReviewDecision
 
 pytestmark = [pytest.mark.models, pytest.mark.slow]
 

@@ -19,7 +19,7 @@ from journeys_app.db.reviewers import add_reviewer
 from journeys_app.review_context import load_review_context
 from tests.gateway.conftest import Gateway, pending_review
 from workflows.journey import JourneyWorkflow
-from workflows.models import ReviewDecision
+from workflows.review import ReviewDecision
 
 pytestmark = pytest.mark.slow
 

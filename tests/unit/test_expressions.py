@@ -8,7 +8,8 @@ import pytest
 
 from workflows.durations import format_duration, parse_duration
 from workflows.expressions import ExpressionError, condition_names, evaluate, render
-from workflows.steps.flow import bucket, until_window
+from workflows.steps.split import bucket
+from workflows.steps.wait import until_window
 
 CONTEXT = {
     "intent": {"label": "complaint", "confidence": 0.8},

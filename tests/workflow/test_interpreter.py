@@ -15,7 +15,8 @@ from activities import contracts as ac
 from inference_worker import contracts as ic
 from tests.workflow.conftest import Fakes
 from workflows.journey import JourneyWorkflow
-from workflows.models import CustomerEvent, DecideRequest, ReviewDecision
+from workflows.models import CustomerEvent, DecideRequest
+from workflows.review import ReviewDecision
 
 ROUTING = """
 id: routing
@@ -404,7 +405,7 @@ async def test_split_is_stable_and_wait_lands_in_the_window(harness):
     assert result.outcome == "classified"
     path_a = state.results["ab"]["path"]
     # The same run id picks the same path again (deterministic, not random per replay).
-    from workflows.steps.flow import bucket
+    from workflows.steps.split import bucket
 
     assert (bucket(first.id, "ab") < 0.5) == (path_a == "a")
 

@@ -1,22 +1,57 @@
-"""One handler per step type. To find the code of a step type, look it up in HANDLERS."""
+"""The step types. Each lives in one module of this package: its spec model, its handler and what
+validation and the interpreter need to know of it (a `StepKind`). Adding a step type is its
+module, one line here, its section in docs/journeys.md and its tests."""
 
-from workflows.steps.effects import notify, send, update_profile
-from workflows.steps.flow import branch, exit_step, split, wait, wait_for_event
-from workflows.steps.inference import classify_intent, generate_copy, retrieve, score
-from workflows.steps.review import human_review
+from __future__ import annotations
 
-HANDLERS = {
-    "classify_intent": classify_intent,
-    "score": score,
-    "retrieve": retrieve,
-    "generate_copy": generate_copy,
-    "human_review": human_review,  # takes the visit number too
-    "send": send,
-    "branch": branch,
-    "split": split,
-    "wait": wait,
-    "wait_for_event": wait_for_event,
-    "update_profile": update_profile,
-    "notify": notify,
-    "exit": exit_step,
+import functools
+import operator
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from workflows.steps import (
+    branch,
+    classify_intent,
+    exit,
+    generate_copy,
+    human_review,
+    notify,
+    retrieve,
+    score,
+    send,
+    split,
+    update_profile,
+    wait,
+    wait_for_event,
+)
+from workflows.steps.base import StepKind
+
+KINDS: dict[str, StepKind[Any]] = {
+    kind.type: kind
+    for kind in (
+        classify_intent.KIND,
+        score.KIND,
+        retrieve.KIND,
+        generate_copy.KIND,
+        human_review.KIND,
+        send.KIND,
+        branch.KIND,
+        split.KIND,
+        wait.KIND,
+        wait_for_event.KIND,
+        update_profile.KIND,
+        notify.KIND,
+        exit.KIND,
+    )
 }
+STEP_TYPES: tuple[str, ...] = tuple(KINDS)
+
+# A journey's step: pydantic picks the model by `type`.
+Step = Annotated[
+    functools.reduce(operator.or_, (kind.model for kind in KINDS.values())), Field(discriminator="type")
+]
+
+
+def kind_of(step: Any) -> StepKind[Any]:
+    return KINDS[step.type]

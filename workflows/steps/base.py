@@ -1,23 +1,31 @@
-"""What every step handler gets (the run) and returns (an outcome)."""
+"""What a step type is made of, what its handler gets (the run) and returns (an outcome)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, get_args
 
-from activities.contracts import CustomerProfile
-from inference_worker.contracts import ScoreRequest, ScoreResult
-from workflows.models import CustomerEvent, PendingReview, ReviewDecision
-from workflows.spec import JourneySpec
+from workflows.language import StepBase
+
+if TYPE_CHECKING:
+    from activities.contracts import CustomerProfile
+    from inference_worker.contracts import ScoreRequest, ScoreResult
+    from workflows.models import CustomerEvent
+    from workflows.review import PendingReview, ReviewDecision
+    from workflows.spec import JourneySpec
 
 T = TypeVar("T")
+S = TypeVar("S", bound=StepBase)
 
 # A run's start is one local activity, its step records are written together at each wait and at
 # the end, and its finish is a local activity: fewer Temporal round trips and store transactions.
 # A review shows as pending (state query, decisions accepted) only once it is in the store.
 BATCHED_BOOKKEEPING_PATCH = "batched-bookkeeping"
+
+COPY_TIMEOUT = timedelta(minutes=3)
+MODEL_TIMEOUT = timedelta(seconds=30)
 
 
 @dataclass
@@ -34,6 +42,7 @@ class Run(Protocol):
     customer: CustomerProfile
     results: dict[str, Any]
     path: list[str]
+    visits: dict[str, int]  # how often each step was entered, this visit included
     inbox: list[CustomerEvent]
     pending_review: PendingReview | None
     review_decision: ReviewDecision | None
@@ -60,3 +69,62 @@ class Run(Protocol):
     async def wait(
         self, ready: Callable[[], bool], timeout: timedelta | None, *, quiet_hours: bool = False
     ) -> bool: ...
+
+
+class TemplateChecker(Protocol):
+    """What is wrong with a message template; `knowledge`: the step gives it a retrieve result."""
+
+    def __call__(self, name: str, *, knowledge: bool = False) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a step type's own validation may look at beyond the step."""
+
+    steps: Mapping[str, Any]  # the journey's steps by id
+    template_problems: TemplateChecker | None = None
+
+
+Jump = tuple[str, str]  # (field, step id)
+Expression = tuple[str, str, bool]  # (field, source, is a condition)
+Problem = tuple[str, str]  # (field, message)
+
+
+def _none(step: Any) -> list[Any]:
+    return []
+
+
+def _check_none(step: Any, context: CheckContext) -> list[Problem]:
+    return []
+
+
+@dataclass(frozen=True)
+class StepKind(Generic[S]):
+    """One step type: everything the language, validation and the interpreter need to know of it.
+
+    `waits` says why a step of this type may not wait (None: it always waits); leave it out for
+    a type that never waits. A loop in a journey must pass a step that always waits.
+    """
+
+    model: type[S]
+    handle: Callable[[S, Run], Awaitable[Outcome]]
+    targets: Callable[[S], Iterable[Jump]] = _none  # where it may jump, besides next and on_error
+    expressions: Callable[[S], Iterable[Expression]] = _none
+    check: Callable[[S, CheckContext], Iterable[Problem]] = _check_none  # rules beyond its fields
+    waits: Callable[[S], str | None] | None = None
+    listens: Callable[[S], Iterable[str]] = _none  # events a run at this step reacts to
+    falls_through: bool = True  # after it, the step below runs unless it says next
+    # A step that asks a model: one line about the answer, for the audit log of model calls.
+    describe: Callable[[dict[str, Any]], str] | None = None
+    sees_received: bool = False  # its expressions may read `received`, the event it waited for
+
+    @property
+    def type(self) -> str:
+        (name,) = get_args(self.model.model_fields["type"].annotation)  # the Literal of the model
+        return str(name)
+
+    def why_not_waiting(self, step: S) -> str | None:
+        """None if the step always waits for time, an event or a person; else why it may not."""
+        if self.waits is None:
+            return f"{self.type} '{step.id}' does not wait"
+        return self.waits(step)

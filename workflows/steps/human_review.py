@@ -2,29 +2,61 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import ConfigDict, Field, model_validator
 from temporalio import workflow
 
 from activities.contracts import RECORD_REVIEW, RecordReviewRequest
 from inference_worker.contracts import FALLBACK_ACTIVITIES, GENERATE_COPY, CopyResult
+from workflows.durations import Duration
 from workflows.expressions import evaluate
-from workflows.models import PendingReview, ReviewDecision
-from workflows.spec import GenerateCopyStep, HumanReviewStep
-from workflows.steps.base import BATCHED_BOOKKEEPING_PATCH, Outcome, Run
-from workflows.steps.effects import first_passing
-from workflows.steps.flow import bucket
-from workflows.steps.inference import COPY_TIMEOUT, copy_request
+from workflows.language import Condition, Goto, SpecModel, StepBase, StepId
+from workflows.review import PendingReview, ReviewDecision, review_id_for
+from workflows.steps.base import (
+    BATCHED_BOOKKEEPING_PATCH,
+    COPY_TIMEOUT,
+    CheckContext,
+    Expression,
+    Jump,
+    Outcome,
+    Problem,
+    Run,
+    StepKind,
+)
+from workflows.steps.generate_copy import GenerateCopyStep, copy_request
+from workflows.steps.send import check_copy_from, first_passing
+from workflows.steps.split import bucket
 
-MAX_REGENERATIONS = 3  # per review step visit; then the reviewer approves, edits or rejects
+
+class ReviewTimeout(SpecModel):
+    escalate_to: str | None = None  # another reviewer group, with a fresh deadline
+    deadline: Duration | None = None
+    # After the (escalated) deadline: send the first passing variant, send the template's own
+    # human-written copy, end the run, or go to a step.
+    then: Literal["approve", "template", "exit"] | Goto = "exit"
+
+    @model_validator(mode="after")
+    def _escalation_needs_deadline(self) -> ReviewTimeout:
+        if self.escalate_to and self.deadline is None:
+            raise ValueError("escalate_to needs a deadline for the escalated review, e.g. deadline: 1h")
+        if self.deadline is not None and not self.escalate_to:
+            raise ValueError("deadline here is the escalated review's; add escalate_to: <group> or remove it")
+        return self
 
 
-def review_id_for(workflow_id: str, step_id: str, visit: int, round_: int = 0) -> str:
-    """Stable per review round: a regeneration opens a new review with a new id."""
-    key = f"{workflow_id}:{step_id}:{visit}" + (f":{round_}" if round_ else "")
-    return "rv-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+class HumanReviewStep(StepBase):
+    type: Literal["human_review"]
+    group: str = Field(min_length=1)
+    copy_from: StepId | None = Field(default=None, alias="copy")  # default: latest generate_copy
+    deadline: Duration
+    on_timeout: ReviewTimeout = ReviewTimeout()
+    on_reject: Goto | Literal["exit"] = "exit"
+    sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    always_when: list[Condition] = Field(default_factory=list)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 def copy_source(step: HumanReviewStep, run: Run) -> tuple[str | None, list[dict[str, Any]]]:
@@ -35,10 +67,6 @@ def copy_source(step: HumanReviewStep, run: Run) -> tuple[str | None, list[dict[
         if variants:
             return step_id, variants
     return None, []
-
-
-def copy_variants(step: HumanReviewStep, run: Run) -> list[dict[str, Any]]:
-    return copy_source(step, run)[1]
 
 
 async def _new_copy(
@@ -92,7 +120,8 @@ async def _record(
     )
 
 
-async def human_review(step: HumanReviewStep, run: Run, visit: int) -> Outcome:
+async def human_review(step: HumanReviewStep, run: Run) -> Outcome:
+    visit = run.visits[step.id]
     source, variants = copy_source(step, run)
     needed, why = review_needed(step, run)
     if not needed:
@@ -172,21 +201,34 @@ async def human_review(step: HumanReviewStep, run: Run, visit: int) -> Outcome:
     return Outcome({**base, "variant": decision.variant, "approved": chosen})
 
 
-def validate_decision(pending: PendingReview | None, decision: ReviewDecision, decided: bool) -> None:
-    """Rejects stale, duplicate or malformed decisions before they reach history."""
-    if decided:
-        raise ValueError(f"review {decision.review_id} was already decided")
-    if pending is None or pending.review_id != decision.review_id:
-        raise ValueError(f"review {decision.review_id} is not pending in this run")
-    if pending.variants and not 0 <= decision.variant < len(pending.variants):
-        raise ValueError(f"variant {decision.variant} does not exist (0..{len(pending.variants) - 1})")
-    if decision.decision == "edit" and not (decision.body or "").strip():
-        raise ValueError("an edit needs the new body text")
-    if decision.decision == "reject" and not (decision.reason or "").strip():
-        raise ValueError("a rejection needs a reason")
-    if decision.decision == "regenerate" and not (decision.reason or "").strip():
-        raise ValueError("a regeneration needs a note for the model, e.g. 'shorter, no exclamation marks'")
-    if decision.decision == "regenerate" and pending.regenerations >= MAX_REGENERATIONS:
-        raise ValueError(f"already regenerated {MAX_REGENERATIONS} times: approve, edit or reject")
-    if decision.groups and pending.group not in decision.groups:
-        raise ValueError(f"{decision.reviewer} does not review for group {pending.group}")
+def _targets(step: HumanReviewStep) -> list[Jump]:
+    out: list[Jump] = []
+    if isinstance(step.on_reject, Goto):
+        out.append(("on_reject", step.on_reject.goto))
+    if isinstance(step.on_timeout.then, Goto):
+        out.append(("on_timeout", step.on_timeout.then.goto))
+    return out
+
+
+def _expressions(step: HumanReviewStep) -> list[Expression]:
+    return [("always_when", condition, True) for condition in step.always_when]
+
+
+def _check(step: HumanReviewStep, context: CheckContext) -> list[Problem]:
+    return check_copy_from(step.copy_from, context)
+
+
+def _waits(step: HumanReviewStep) -> str | None:
+    if step.sample_rate >= 1.0:
+        return None
+    return f"human_review '{step.id}' samples {step.sample_rate:.0%}, so unsampled runs pass straight on"
+
+
+KIND = StepKind(
+    model=HumanReviewStep,
+    handle=human_review,
+    targets=_targets,
+    expressions=_expressions,
+    check=_check,
+    waits=_waits,
+)

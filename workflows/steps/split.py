@@ -1,0 +1,57 @@
+"""split: a random A/B(/C) split, stable per run."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+
+from workflows.language import STEP_ID, SpecModel, StepBase, StepId
+from workflows.steps.base import Jump, Outcome, Run, StepKind
+
+
+class SplitPath(SpecModel):
+    name: Annotated[str, Field(pattern=STEP_ID)]
+    weight: float = Field(gt=0)
+    goto: StepId
+
+
+class SplitStep(StepBase):
+    type: Literal["split"]
+    paths: list[SplitPath] = Field(min_length=2)
+
+    @field_validator("paths")
+    @classmethod
+    def _unique_names(cls, paths: list[SplitPath]) -> list[SplitPath]:
+        names = [p.name for p in paths]
+        if len(set(names)) != len(names):
+            raise ValueError("split path names must be unique")
+        return paths
+
+
+def bucket(*parts: str) -> float:
+    """A stable number in [0, 1) for a run and step: the same on replay, re-runs and workers."""
+    digest = hashlib.sha256(":".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+async def split(step: SplitStep, run: Run) -> Outcome:
+    point = bucket(run.workflow_id, step.id) * sum(p.weight for p in step.paths)
+    for path in step.paths:
+        point -= path.weight
+        if point < 0:
+            break
+    return Outcome({"path": path.name, "goto": path.goto}, goto=path.goto)
+
+
+def _targets(step: SplitStep) -> list[Jump]:
+    return [("paths", path.goto) for path in step.paths]
+
+
+KIND = StepKind(
+    model=SplitStep,
+    handle=split,
+    targets=_targets,
+    falls_through=False,
+)
