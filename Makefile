@@ -31,6 +31,7 @@ up: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/journeys validate
 
 # The review console's browser test drives Debian's Chromium (as root, or through sudo).

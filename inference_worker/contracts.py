@@ -36,6 +36,12 @@ ScoreKind = Literal["customer_value", "churn", "lead"]
 Channel = Literal["email", "sms", "push", "webhook"]
 
 
+def locale_language(locale: str) -> str | None:
+    """The language of a customer's locale: "zh-CN" and "zh_Hans" -> "zh"; None when it names none."""
+    code = locale.replace("_", "-").split("-", 1)[0].lower()
+    return code if len(code) == 2 and code.isalpha() else None
+
+
 class _Contract(BaseModel):
     model_config = ConfigDict(protected_namespaces=(), extra="forbid")
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from inference_worker.config_files import load_yaml_model
 from inference_worker.contracts import CopyRequest
-from inference_worker.copy import CopyGenerator, SlotOutcome
+from inference_worker.copy_generator import CopyGenerator, SlotOutcome
 from inference_worker.evaluation import EvalDataError
 from inference_worker.knowledge import KnowledgeBase, load_knowledge
 from inference_worker.retrieval import suggestion

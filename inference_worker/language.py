@@ -42,9 +42,3 @@ def detect_language(text: str) -> str | None:
         return "zh"
     language, probability = _identifier().classify(text)
     return str(language) if probability >= MIN_PROBABILITY else None
-
-
-def locale_language(locale: str) -> str | None:
-    """The language of a customer's locale: "zh-CN" and "zh_Hans" -> "zh"; None when it names none."""
-    code = locale.replace("_", "-").split("-", 1)[0].lower()
-    return code if len(code) == 2 and code.isalpha() else None

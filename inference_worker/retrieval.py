@@ -31,6 +31,7 @@ from inference_worker.contracts import (
     ProductSuggestion,
     RetrieveRequest,
     RetrieveResult,
+    locale_language,
 )
 from inference_worker.knowledge import (
     DEFAULT_LANGUAGE,
@@ -41,7 +42,7 @@ from inference_worker.knowledge import (
     knowledge_dir,
     load_knowledge,
 )
-from inference_worker.language import detect_language, locale_language
+from inference_worker.language import detect_language
 
 if TYPE_CHECKING:
     from journeys_app.settings import Settings

@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 from inference_worker.contracts import CopyRequest, CopyResult, IntentResult, ScoreRequest, ScoreResult
-from inference_worker.copy import CopyGenerator
+from inference_worker.copy_generator import CopyGenerator
 from inference_worker.language import detect_language
 from inference_worker.scoring import ScoreModel
 from inference_worker.taxonomy import UNKNOWN, LabelSpec, Taxonomy, load_taxonomy

@@ -412,8 +412,8 @@ def enroll(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from journeys_app.enrollment import SegmentError, start_enrollment
-    from workflows.enrollment import EnrollmentWorkflow
+    from journeys_app.bulk_enrollment import SegmentError, start_enrollment
+    from workflows.bulk_enrollment import EnrollmentWorkflow
 
     async def main(runtime: Any) -> Any:
         try:

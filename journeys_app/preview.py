@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from inference_worker.contracts import CopyRequest, CopyResult
-from inference_worker.copy import list_templates
+from inference_worker.copy_generator import list_templates
 from journeys_app.db.customers import to_profile
 from journeys_app.db.engine import SessionMaker
 from journeys_app.db.schema import Customer

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.enrollment import EnrollmentActivities
 from activities.inference_fallback import InferenceFallbackActivities
 from activities.journey_activities import JourneyActivities
+from journeys_app.bulk_enrollment_activity import EnrollmentActivities
 from journeys_app.catalog import load_catalog
 from journeys_app.db.customers import load_customers_file, upsert_customers
 from journeys_app.db.engine import SessionMaker, open_database
@@ -20,7 +20,7 @@ from journeys_app.service import JourneyService
 from journeys_app.settings import Settings
 from journeys_app.stack import embedded_temporal
 from journeys_app.temporal import connect
-from workflows.enrollment import EnrollmentWorkflow
+from workflows.bulk_enrollment import EnrollmentWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.sandbox import journey_workflow_runner
 

@@ -1,4 +1,4 @@
-"""JourneyService: what the CLI, the demo and (later) the gateway and SDK do with journeys.
+"""JourneyService: what the CLI, the gateway, the console, the SDK and the demo do with journeys.
 
 Triggers are idempotent by design: the workflow id is derived from (journey, customer, entry key)
 and the id-reuse policy comes from the journey's re-entry rule, so a retried trigger never starts
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
@@ -24,10 +25,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.contracts import RecordRunRequest
 from inference_worker.guardrails import brand_sensitive_words, check_message
 from journeys_app.db import queries
+from journeys_app.db.audit import audit_entry, write_audit
 from journeys_app.db.erasure import ErasureReport, erase_customer_data
 from journeys_app.db.reviewers import get_reviewer
+from journeys_app.db.schema import Customer
 from journeys_app.masking import mask_values
 from journeys_app.settings import Settings
+from journeys_app.unsubscribe import UNSUBSCRIBED_EVENT, read_token
 from workflows.expressions import ExpressionError, evaluate, fields_read, render
 from workflows.journey import JourneyWorkflow
 from workflows.models import (
@@ -340,6 +344,29 @@ class JourneyService:
                     )
                 )
         return report
+
+    async def unsubscribe(self, token: str) -> tuple[str, str, list[str]]:
+        """Withdraw consent from an unsubscribe link and tell the customer's running journeys;
+        returns (customer, channel, journeys told). Raises BadLink for a link we did not sign."""
+        customer_id, channel = read_token(self.settings, token)
+        async with self.sessionmaker() as session, session.begin():
+            row = (await session.scalars(select(Customer).where(Customer.id == customer_id))).one_or_none()
+            if row is not None:
+                row.consent = {**(row.consent or {}), channel: False}
+            await write_audit(
+                session,
+                **audit_entry(
+                    "customer",
+                    "unsubscribed",
+                    input={"customer_id": customer_id, "channel": channel},
+                    output_summary=f"{channel} marketing consent withdrawn through the unsubscribe link",
+                    customer_id=customer_id,
+                    details={"channel": channel, "known_customer": row is not None},
+                ),
+            )
+        unsubscribed = CustomerEvent(name=UNSUBSCRIBED_EVENT, properties={"channel": channel})
+        told = await self.event(customer_id, unsubscribed)
+        return customer_id, channel, told.signalled
 
     async def review(self, decision: ReviewDecision) -> ReviewAck:
         """Submit a decision through the validated update: stale or duplicate ones are refused.

@@ -8,17 +8,10 @@ running journeys (journeys list it in `exit_on` to end their marketing), and is 
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select
 
-from journeys_app.db.audit import audit_entry, write_audit
-from journeys_app.db.schema import Customer
 from journeys_app.settings import Settings
-
-if TYPE_CHECKING:
-    from journeys_app.service import JourneyService
 
 SALT = "journeys-unsubscribe"
 UNSUBSCRIBED_EVENT = "unsubscribed"
@@ -56,30 +49,3 @@ def read_token(settings: Settings, token: str) -> tuple[str, str]:
     except BadSignature as exc:
         raise BadLink("this unsubscribe link is not valid (it was changed or has expired keys)") from exc
     return str(data["c"]), str(data["ch"])
-
-
-async def unsubscribe(service: JourneyService, token: str) -> tuple[str, str, list[str]]:
-    """Withdraw consent and tell running journeys; returns (customer, channel, journeys told)."""
-    from workflows.models import CustomerEvent
-
-    settings = service.settings
-    customer_id, channel = read_token(settings, token)
-    async with service.sessionmaker() as session, session.begin():
-        row = (await session.scalars(select(Customer).where(Customer.id == customer_id))).one_or_none()
-        if row is not None:
-            row.consent = {**(row.consent or {}), channel: False}
-        await write_audit(
-            session,
-            **audit_entry(
-                "customer",
-                "unsubscribed",
-                input={"customer_id": customer_id, "channel": channel},
-                output_summary=f"{channel} marketing consent withdrawn through the unsubscribe link",
-                customer_id=customer_id,
-                details={"channel": channel, "known_customer": row is not None},
-            ),
-        )
-    told = await service.event(
-        customer_id, CustomerEvent(name=UNSUBSCRIBED_EVENT, properties={"channel": channel})
-    )
-    return customer_id, channel, told.signalled

@@ -31,7 +31,7 @@ from inference_worker.contracts import (
     Sentiment,
     Urgency,
 )
-from inference_worker.copy import Completion, CopyGenerator
+from inference_worker.copy_generator import Completion, CopyGenerator
 from inference_worker.scoring import MAX_REASONS, ScoreModel
 from inference_worker.taxonomy import UNKNOWN, Taxonomy, load_taxonomy
 from journeys_app.settings import Settings

@@ -27,7 +27,7 @@ from typing import Any
 from inference_worker.backends.copy_models import COPY_MODELS
 from inference_worker.batching import MicroBatcher
 from inference_worker.contracts import CopyRequest, CopyResult, IntentResult, ScoreRequest, ScoreResult
-from inference_worker.copy import Completion, CopyGenerator
+from inference_worker.copy_generator import Completion, CopyGenerator
 from inference_worker.encoder import Encoder, load_encoder, passive_openmp
 from inference_worker.intent import IntentClassifier, load_taxonomy
 from inference_worker.scoring import ScoreModel

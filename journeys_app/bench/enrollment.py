@@ -16,17 +16,17 @@ from rich.console import Console
 from sqlalchemy import func, select
 from temporalio.worker import Worker
 
-from activities.enrollment import EnrollmentActivities
 from journeys_app.bench.postgres import bench_database
 from journeys_app.bench.settings import bench_settings
+from journeys_app.bulk_enrollment import start_enrollment
+from journeys_app.bulk_enrollment_activity import EnrollmentActivities
 from journeys_app.catalog import load_catalog
 from journeys_app.db.engine import open_database
 from journeys_app.db.schema import JourneyRun
-from journeys_app.enrollment import start_enrollment
 from journeys_app.service import JourneyService
 from journeys_app.settings import Settings
 from journeys_app.stack import throwaway_dev_server
-from workflows.enrollment import EnrollmentWorkflow
+from workflows.bulk_enrollment import EnrollmentWorkflow
 
 JOURNEY = "dormant_reengagement"
 

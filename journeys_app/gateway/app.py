@@ -53,7 +53,7 @@ from journeys_app.service import (
     ReviewRefused,
 )
 from journeys_app.settings import Settings
-from journeys_app.unsubscribe import BadLink, read_token, unsubscribe
+from journeys_app.unsubscribe import BadLink, read_token
 from workflows.models import CustomerEvent, RunState
 from workflows.review import ReviewAck, ReviewDecision
 
@@ -425,7 +425,7 @@ def create_gateway_app(service: JourneyService, settings: Settings) -> FastAPI:
     async def unsubscribe_now(token: str) -> HTMLResponse:
         """The button, and RFC 8058 one-click unsubscribe from mail clients (same effect, idempotent)."""
         try:
-            _, channel, _ = await unsubscribe(service, token)
+            _, channel, _ = await service.unsubscribe(token)
         except BadLink as exc:
             return HTMLResponse(_page(str(exc)), status_code=400)
         return HTMLResponse(

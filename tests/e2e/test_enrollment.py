@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import func, select
 from temporalio.worker import Worker
 
-from activities.enrollment import EnrollmentActivities
+from journeys_app.bulk_enrollment import SegmentError, select_customers, start_enrollment
+from journeys_app.bulk_enrollment_activity import EnrollmentActivities
 from journeys_app.db.schema import JourneyRun
-from journeys_app.enrollment import SegmentError, select_customers, start_enrollment
 from journeys_app.service import JourneyService
-from workflows.enrollment import EnrollmentWorkflow
+from workflows.bulk_enrollment import EnrollmentWorkflow
 
 pytestmark = [pytest.mark.slow]
 MEMBERS = 10_000

@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from inference_worker import contracts as ic
-from inference_worker.copy import MIN_RELEVANCE, list_templates
+from inference_worker.copy_generator import MIN_RELEVANCE, list_templates
 from inference_worker.intent import UNKNOWN, load_taxonomy
 from inference_worker.knowledge import load_knowledge
 from inference_worker.retrieval import suggest_without_model

@@ -17,7 +17,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workflows.enrollment import EnrollmentWorkflow
+from workflows.bulk_enrollment import EnrollmentWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.sandbox import journey_workflow_runner
 

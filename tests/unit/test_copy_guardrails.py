@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 from inference_worker import guardrails as g
 from inference_worker.activities import InferenceActivities
 from inference_worker.contracts import CopyRequest, CopyResult
-from inference_worker.copy import (
+from inference_worker.copy_generator import (
     Completion,
     CopyGenerator,
     CopyTemplateError,

@@ -40,7 +40,7 @@ async def test_rules_fallback_reads_chinese_and_names_its_language() -> None:
 
 
 def test_the_language_of_a_locale() -> None:
-    from inference_worker.language import locale_language
+    from inference_worker.contracts import locale_language
 
     assert [locale_language(x) for x in ("zh-CN", "zh_Hans", "EN", "en-GB")] == ["zh", "zh", "en", "en"]
     assert locale_language("") is None and locale_language("C.UTF-8") is None

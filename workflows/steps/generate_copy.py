@@ -6,8 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from inference_worker.contracts import GENERATE_COPY, CopyRequest, CopyResult
-from inference_worker.language import locale_language
+from inference_worker.contracts import GENERATE_COPY, CopyRequest, CopyResult, locale_language
 from workflows.expressions import render
 from workflows.language import StepBase, StepId, TextTemplate
 from workflows.steps.base import COPY_TIMEOUT, CheckContext, Expression, Outcome, Problem, Run, StepKind

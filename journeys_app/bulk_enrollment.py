@@ -18,11 +18,11 @@ from temporalio.client import WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.enrollment import enrollment_event
+from journeys_app.bulk_enrollment_activity import enrollment_event
 from journeys_app.db.customers import to_profile
 from journeys_app.db.schema import Customer, Enrollment, EnrollmentMember
 from journeys_app.service import JourneyService
-from workflows.enrollment import EnrollmentInput, EnrollmentProgress, EnrollmentWorkflow
+from workflows.bulk_enrollment import EnrollmentInput, EnrollmentProgress, EnrollmentWorkflow
 from workflows.expressions import ExpressionError, evaluate
 
 INSERT_CHUNK = 1000
