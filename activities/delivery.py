@@ -26,7 +26,7 @@ from activities.channels import NotSent, Refused, http, smtp
 from activities.contracts import SEND_MESSAGE, SendRequest, SendResult
 from journeys_app.db.audit import audit_entry, write_audit
 from journeys_app.db.schema import Customer, Message, utcnow
-from journeys_app.db.sql import insert_for
+from journeys_app.db.sql import insert_if_absent
 from journeys_app.masking import mask_email, mask_phone
 from journeys_app.unsubscribe import unsubscribe_url
 
@@ -76,13 +76,15 @@ class DeliveryActivities(StoreActivityBase):
         async with self.sessionmaker() as session, session.begin():
             if status == "queued" and req.category == "marketing":
                 status, reason = await self._frequency_cap(session, req)
-            stmt = (
-                insert_for(session, Message)
-                .values(**req.model_dump(), status=status, reason=reason, created_at=utcnow())
-                .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                .returning(Message.id, Message.status, Message.reason)
+            values = {**req.model_dump(), "status": status, "reason": reason, "created_at": utcnow()}
+            added = await insert_if_absent(
+                session,
+                Message,
+                values,
+                key=["idempotency_key"],
+                returning=[Message.id, Message.status, Message.reason],
             )
-            row = (await session.execute(stmt)).first()
+            row = added[0] if added else None
             duplicate = row is None
             if not duplicate:
                 await write_audit(

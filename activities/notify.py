@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 from activities.base import StoreActivityBase
 from activities.contracts import NOTIFY, NotifyRequest, NotifyResult
 from journeys_app.db.schema import Notification, utcnow
-from journeys_app.db.sql import insert_for
+from journeys_app.db.sql import insert_if_absent
 from journeys_app.masking import mask_text, mask_values
 
 WEBHOOK_TIMEOUT_S = 5.0
@@ -75,15 +75,12 @@ class NotifyActivities(StoreActivityBase):
     async def _claim(self, req: NotifyRequest) -> tuple[int, bool, bool, str]:
         """(id, existed, delivered, detail) of the key's row, inserting it if new."""
         async with self.sessionmaker() as session, session.begin():
-            stmt = (
-                insert_for(session, Notification)
-                .values(**req.model_dump(), delivered=False, detail="", created_at=utcnow())
-                .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                .returning(Notification.id)
+            values = {**req.model_dump(), "delivered": False, "detail": "", "created_at": utcnow()}
+            added = await insert_if_absent(
+                session, Notification, values, key=["idempotency_key"], returning=[Notification.id]
             )
-            new_id = await session.scalar(stmt)
-            if new_id is not None:
-                return new_id, False, False, ""
+            if added:
+                return added[0].id, False, False, ""
             row = (
                 await session.execute(
                     select(Notification.id, Notification.delivered, Notification.detail).where(

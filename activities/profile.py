@@ -11,7 +11,7 @@ from activities.contracts import UPDATE_PROFILE, UpdateProfileRequest, UpdatePro
 from journeys_app.db.audit import audit_entry, write_audit
 from journeys_app.db.customers import to_profile
 from journeys_app.db.schema import AppliedEffect, Customer, utcnow
-from journeys_app.db.sql import insert_for
+from journeys_app.db.sql import insert_for, insert_if_absent
 
 
 def apply_update(customer: Customer, req: UpdateProfileRequest) -> None:
@@ -49,18 +49,15 @@ class ProfileActivities(StoreActivityBase):
         `consent_change` audit entry in the same transaction.
         """
         async with self.sessionmaker() as session, session.begin():
-            claim = (
-                insert_for(session, AppliedEffect)
-                .values(
-                    key=req.idempotency_key,
-                    kind="update_profile",
-                    customer_id=req.customer_id,
-                    applied_at=utcnow(),
-                )
-                .on_conflict_do_nothing(index_elements=["key"])
-                .returning(AppliedEffect.key)
+            effect = {
+                "key": req.idempotency_key,
+                "kind": "update_profile",
+                "customer_id": req.customer_id,
+                "applied_at": utcnow(),
+            }
+            fresh = await insert_if_absent(
+                session, AppliedEffect, effect, key=["key"], returning=[AppliedEffect.key]
             )
-            fresh = (await session.execute(claim)).first() is not None
             if fresh:
                 now = utcnow()
                 await session.execute(

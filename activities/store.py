@@ -36,7 +36,7 @@ from activities.contracts import (
 from journeys_app.db.audit import audit_entry, write_audit, write_audit_rows
 from journeys_app.db.customers import to_profile
 from journeys_app.db.schema import Customer, JourneyRun, Review, StepResult, UtcDateTime, utcnow
-from journeys_app.db.sql import insert_for
+from journeys_app.db.sql import insert_for, insert_if_absent
 from workflows.steps import KINDS
 
 log = logging.getLogger(__name__)
@@ -135,14 +135,11 @@ class StoreActivities(StoreActivityBase):
         table = JourneyRun.__table__
         values = {**req.model_dump(), "status": "running", "path": [], "started_at": utcnow()}
         # Insert-if-absent first: it tells a new run from a retry (and takes SQLite's write lock).
-        fresh = (
-            await session.execute(
-                insert_for(session, JourneyRun)
-                .values(**values)
-                .on_conflict_do_nothing(index_elements=["workflow_id"])
-                .returning(JourneyRun.workflow_id)
+        fresh = bool(
+            await insert_if_absent(
+                session, JourneyRun, values, key=["workflow_id"], returning=[JourneyRun.workflow_id]
             )
-        ).first() is not None
+        )
         restarted = False
         if not fresh:
             previous = await session.scalar(
@@ -223,11 +220,8 @@ class StoreActivities(StoreActivityBase):
         table = StepResult.__table__
         key = ["workflow_id", "step_id", "visit"]
         rows = [step.model_dump() for step in steps]
-        inserted = await session.execute(
-            insert_for(session, table)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=key)
-            .returning(table.c.workflow_id, table.c.step_id, table.c.visit)
+        inserted = await insert_if_absent(
+            session, table, rows, key=key, returning=[table.c.workflow_id, table.c.step_id, table.c.visit]
         )
         fresh = {tuple(row) for row in inserted}
         repeated = [row for row in rows if (row["workflow_id"], row["step_id"], row["visit"]) not in fresh]
@@ -293,14 +287,11 @@ class StoreActivities(StoreActivityBase):
         async with self.sessionmaker() as session, session.begin():
             values = {**req.model_dump(), "created_at": now, "decided_at": decided_at}
             # Insert-if-absent first: a new row needs no upsert, and on SQLite it takes the write lock.
-            fresh = (
-                await session.execute(
-                    insert_for(session, Review)
-                    .values(**values)
-                    .on_conflict_do_nothing(index_elements=["review_id"])
-                    .returning(Review.review_id)
+            fresh = bool(
+                await insert_if_absent(
+                    session, Review, values, key=["review_id"], returning=[Review.review_id]
                 )
-            ).first() is not None
+            )
             changed = fresh or await self._update_review(session, req, values)
             if changed and req.status in AUDITED_REVIEW_STATUSES:
                 await write_audit(

@@ -774,13 +774,12 @@ def review_list(
     from journeys_app.db.reviewers import ReviewerError, get_reviewer
 
     async def pending(sm: Any) -> list[Any]:
-        rows = await queries.pending_reviews(sm, group)
         if reviewer is None:
-            return rows
+            return await queries.pending_reviews(sm, group)
         account = await get_reviewer(sm, reviewer)
         if account is None:
             raise ReviewerError(f"no reviewer account {reviewer!r}")
-        return [r for r in rows if r.group in account.groups]
+        return await queries.pending_reviews(sm, group, within=account.groups)
 
     rows = _run(_with_db(_settings(), pending))
     if as_json:

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import abc
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -141,7 +140,6 @@ def _segment_body(customer_id: str, event: Event) -> dict[str, Any]:
 class _TemporalClient(JourneysClient):
     def __init__(self, service: Any) -> None:
         self.service = service
-        self._deciding: set[asyncio.Future[Any]] = set()  # decisions past their deadline, still running
 
     def _event(self, journey_id: str | None, event: Event | None) -> Any:
         from workflows.models import CustomerEvent
@@ -168,15 +166,10 @@ class _TemporalClient(JourneysClient):
         self, journey_id: str, customer_id: str, event: Event | None = None, *, timeout_ms: int = 300
     ) -> Decision:
         with _as_journeys_errors():
-            journey = self.service.journey(journey_id)
-            customer_event = self._event(journey_id, event)
-            workflow_id, _ = self.service.workflow_id(journey, customer_id, customer_event)
-        task = asyncio.ensure_future(self.service.decide(journey_id, customer_id, customer_event))
-        self._deciding.add(task)
-        task.add_done_callback(self._deciding.discard)
-        try:
-            decision = await asyncio.wait_for(asyncio.shield(task), timeout_ms / 1000)
-        except TimeoutError:  # the run goes on; the task finishes in the background
+            workflow_id, decision = await self.service.decide_within(
+                journey_id, customer_id, self._event(journey_id, event), timeout_ms / 1000
+            )
+        if decision is None:  # the run goes on and decides anyway
             return Decision(workflow_id=workflow_id, journey_id=journey_id, ready=False, timed_out=True)
         return Decision(**decision.model_dump())
 

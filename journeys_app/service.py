@@ -120,6 +120,7 @@ class JourneyService:
         self.settings = settings
         self.catalog = catalog
         self.sessionmaker = sessionmaker
+        self._deciding: set[asyncio.Future[DecisionResult]] = set()  # past their deadline, still running
         # Event properties that entry keys are made of stay as sent (they are ids); every other
         # text has the phone numbers and emails customers type masked before it enters Temporal.
         self._id_properties = frozenset(
@@ -150,7 +151,7 @@ class JourneyService:
         fields = sorted(_event_field(f) for f in fields_read(entry.key, "event"))
         wanted = " and ".join(f"`{f}`" for f in fields) or "the fields it reads"
         try:
-            key = render(entry.key, {"event": _event_context(event)}).strip()
+            key = render(entry.key, {"event": event.as_context()}).strip()
         except ExpressionError:
             raise EntryKeyError(
                 f"journey '{journey.spec.id}' makes its entry key from {entry.key!r}, which this "
@@ -240,7 +241,7 @@ class JourneyService:
                 continue
             if trigger.where:
                 try:
-                    matches = evaluate(trigger.where, {"event": _event_context(event), "customer": customer})
+                    matches = evaluate(trigger.where, {"event": event.as_context(), "customer": customer})
                 except ExpressionError as exc:
                     fields = sorted(
                         _event_field(f) for f in fields_read(trigger.where, "event", condition=True)
@@ -312,6 +313,23 @@ class JourneyService:
         # Record the run at once, so events sent right after the decision find it.
         await queries.insert_runs_if_absent(self.sessionmaker, [inp.run_record(decision.workflow_id)])
         return decision
+
+    async def decide_within(
+        self, journey_id: str, customer_id: str, event: CustomerEvent, timeout_s: float
+    ) -> tuple[str, DecisionResult | None]:
+        """`decide` with the caller's deadline: (workflow id, the decision or None when it is late).
+
+        A late decision's run goes on and decides anyway; its call is kept alive until it does.
+        Raises JourneyNotFound and EntryKeyError before anything starts.
+        """
+        workflow_id, _ = self.workflow_id(self.journey(journey_id), customer_id, event)
+        task = asyncio.ensure_future(self.decide(journey_id, customer_id, event))
+        self._deciding.add(task)
+        task.add_done_callback(self._deciding.discard)
+        try:
+            return workflow_id, await asyncio.wait_for(asyncio.shield(task), timeout_s)
+        except TimeoutError:
+            return workflow_id, None
 
     def handle(self, workflow_id: str) -> WorkflowHandle[JourneyWorkflow, Any]:
         return self.client.get_workflow_handle_for(JourneyWorkflow.run, workflow_id)
@@ -422,9 +440,3 @@ class JourneyService:
         report = check_message(channel, subject, decision.body or "", words, allowed_domains=[brand])
         if not report.passed:
             raise ReviewRefused(f"the edited text fails the guardrails ({report.summary()})")
-
-
-def _event_context(event: CustomerEvent) -> dict[str, Any]:
-    """What expressions see as `event`; a missing message id stays undefined, never "None"."""
-    ids = {"message_id": event.message_id} if event.message_id else {}
-    return {"name": event.name, **ids, **event.properties}

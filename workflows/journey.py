@@ -284,12 +284,9 @@ class JourneyWorkflow:
 
     def context(self) -> dict[str, Any]:
         assert self._input is not None and self.spec is not None
-        trigger = self._input.trigger
-        ids = {"message_id": trigger.message_id} if trigger.message_id else {}
-        event = {"name": trigger.name, **ids, **trigger.properties}
         return {
             **self.results,
-            "event": event,
+            "event": self._input.trigger.as_context(),
             "customer": self.customer.model_dump(mode="json"),
             "journey": {"id": self.spec.id, "version": self.spec.version},
             "steps": dict(self.results),

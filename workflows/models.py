@@ -24,6 +24,11 @@ class CustomerEvent(_Model):
     message_id: str | None = Field(default=None, max_length=200)
     timestamp: datetime | None = None
 
+    def as_context(self) -> dict[str, Any]:
+        """What expressions see as `event`; a missing message id stays undefined, never "None"."""
+        ids = {"message_id": self.message_id} if self.message_id else {}
+        return {"name": self.name, **ids, **self.properties}
+
 
 class Carried(_Model):
     """Run state handed over on continue-as-new."""

@@ -139,8 +139,8 @@ def create_console_app(service: JourneyService, settings: Settings) -> FastAPI:
         account = await signed_in(request)
         if account is None:
             return RedirectResponse("/login", status_code=303)
-        groups = [group] if group in account.groups else account.groups
-        reviews = [r for r in await queries.pending_reviews(service.sessionmaker) if r.group in groups]
+        one = group if group in account.groups else None  # a group of theirs, else all of them
+        reviews = await queries.pending_reviews(service.sessionmaker, one, within=account.groups)
         rows = [{"review": r, "time_left": time_left(r.deadline)} for r in reviews]
         return page(request, "queue.html", account=account, rows=rows, group=group)
 

@@ -5,6 +5,7 @@ Records are frozen pydantic models, so callers can `model_dump(mode="json")` the
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from activities.contracts import CustomerProfile, RecordRunRequest
 from journeys_app.db.customers import to_profile
 from journeys_app.db.engine import SessionMaker
 from journeys_app.db.schema import Customer, JourneyRun, Message, Review, StepResult, utcnow
-from journeys_app.db.sql import insert_for
+from journeys_app.db.sql import insert_if_absent
 
 OPEN_REVIEW_STATUSES = ("pending", "escalated")
 ACTIVE_RUN_STATUSES = ("starting", "running")
@@ -174,8 +175,11 @@ async def active_runs_in(session: AsyncSession, customer_ids: set[str]) -> dict[
     return found
 
 
-async def pending_reviews(sessionmaker: SessionMaker, group: str | None = None) -> list[ReviewRecord]:
-    """Reviews still waiting for a decision (pending or escalated), earliest deadline first."""
+async def pending_reviews(
+    sessionmaker: SessionMaker, group: str | None = None, *, within: Collection[str] | None = None
+) -> list[ReviewRecord]:
+    """Reviews still waiting for a decision (pending or escalated), earliest deadline first: of one
+    group, and only of the groups in `within` (a reviewer's groups) when that is given."""
     stmt = (
         select(Review)
         .where(Review.status.in_(OPEN_REVIEW_STATUSES))
@@ -183,6 +187,8 @@ async def pending_reviews(sessionmaker: SessionMaker, group: str | None = None) 
     )
     if group is not None:
         stmt = stmt.where(Review.group == group)
+    if within is not None:
+        stmt = stmt.where(Review.group.in_(list(within)))
     async with sessionmaker() as session:
         rows = (await session.scalars(stmt)).all()
     return [ReviewRecord.model_validate(r) for r in rows]
@@ -208,13 +214,11 @@ async def insert_runs_if_absent(
         table = JourneyRun.__table__
         inserted = 0
         for start in range(0, len(rows), _RUN_ROWS_PER_INSERT):
-            stmt = (
-                insert_for(session, table)
-                .values(rows[start : start + _RUN_ROWS_PER_INSERT])
-                .on_conflict_do_nothing(index_elements=["workflow_id"])
-                .returning(table.c.workflow_id)
+            chunk = rows[start : start + _RUN_ROWS_PER_INSERT]
+            added = await insert_if_absent(
+                session, table, chunk, key=["workflow_id"], returning=[table.c.workflow_id]
             )
-            inserted += len((await session.execute(stmt)).all())
+            inserted += len(added)
         return inserted
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,3 +24,25 @@ def insert_for(session: AsyncSession, table: Any) -> Insert:
     if name == "sqlite":
         return sqlite.insert(table)
     raise NotImplementedError(f"no ON CONFLICT support for dialect {name!r}")
+
+
+async def insert_if_absent(
+    session: AsyncSession,
+    table: Any,
+    rows: dict[str, Any] | list[dict[str, Any]],
+    *,
+    key: Sequence[str],
+    returning: Sequence[Any],
+) -> list[Row[Any]]:
+    """INSERT … ON CONFLICT (key) DO NOTHING RETURNING …: the rows this write added.
+
+    A row that was there already (a retry, a duplicate) comes back as nothing, so the caller tells
+    a first write from a repeat without a second query; on SQLite it also takes the write lock.
+    """
+    stmt = (
+        insert_for(session, table)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=list(key))
+        .returning(*returning)
+    )
+    return list((await session.execute(stmt)).all())

@@ -6,7 +6,6 @@ Thin routes: authentication, limits and body decoding here; the work is in `Inge
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import gzip
@@ -153,7 +152,6 @@ def create_gateway_app(service: JourneyService, settings: Settings) -> FastAPI:
     app.openapi = lambda: documented_openapi(app)  # type: ignore[method-assign]
     ingest = Ingest(service)
     limiter = RateLimiter(settings.gateway_rate_per_minute)
-    pending_decisions: set[asyncio.Task[Any]] = set()
 
     @app.exception_handler(GatewayError)
     async def _gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
@@ -321,17 +319,14 @@ def create_gateway_app(service: JourneyService, settings: Settings) -> FastAPI:
         """
         body = await _read(request, DecideRequest)
         await limit(key, [body.userId])
-        journey, event = journey_event(journey_id, body)
+        _, event = journey_event(journey_id, body)
         try:
-            workflow_id, _ = service.workflow_id(journey, body.userId, event)
+            workflow_id, decision = await service.decide_within(
+                journey_id, body.userId, event, body.timeoutMs / 1000
+            )
         except EntryKeyError as exc:
             raise GatewayError(400, "invalid request", str(exc)) from exc
-        task = asyncio.create_task(service.decide(journey_id, body.userId, event))
-        pending_decisions.add(task)  # keep it alive past the deadline: the run still starts
-        task.add_done_callback(pending_decisions.discard)
-        try:
-            decision = await asyncio.wait_for(asyncio.shield(task), body.timeoutMs / 1000)
-        except TimeoutError:
+        if decision is None:  # the run goes on and decides anyway
             return DecideResponse(workflow_id=workflow_id, journey_id=journey_id, ready=False, timed_out=True)
         return DecideResponse(**decision.model_dump())
 

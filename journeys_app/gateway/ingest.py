@@ -31,7 +31,7 @@ from journeys_app.db import queries
 from journeys_app.db.customers import CustomerRowError, validate_customer, write_customers
 from journeys_app.db.engine import SessionMaker
 from journeys_app.db.schema import Customer, IngestedEvent, utcnow
-from journeys_app.db.sql import insert_for
+from journeys_app.db.sql import insert_if_absent
 from journeys_app.db.storable import storable_problems
 from journeys_app.gateway.protocol import (
     IdentifyMessage,
@@ -237,13 +237,14 @@ class Ingest:
                     }
                     for key, c in chunk.items()
                 ]
-                stmt = (
-                    insert_for(session, IngestedEvent)
-                    .values(rows)
-                    .on_conflict_do_nothing(index_elements=["source", "customer_id", "message_id"])
-                    .returning(IngestedEvent.customer_id, IngestedEvent.message_id)
+                added = await insert_if_absent(
+                    session,
+                    IngestedEvent,
+                    rows,
+                    key=["source", "customer_id", "message_id"],
+                    returning=[IngestedEvent.customer_id, IngestedEvent.message_id],
                 )
-                owned |= {tuple(r) for r in (await session.execute(stmt)).all()}
+                owned |= {tuple(r) for r in added}
                 for key in chunk.keys() - owned:  # claimed before: take it over only if that claim is stale
                     taken = await session.execute(
                         update(IngestedEvent)

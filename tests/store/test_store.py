@@ -447,6 +447,9 @@ async def test_review_status_moves_forward_only(store: Store, acts: JourneyActiv
     await run(acts.record_review, review_req("pending", review_id="other", group="support"))
     assert [r.review_id for r in await queries.pending_reviews(sm)] == ["other", "wf-1/review/1"]
     assert [r.review_id for r in await queries.pending_reviews(sm, group="vip-care")] == ["wf-1/review/1"]
+    # A reviewer's queue: only their groups, and one of them when asked.
+    assert [r.review_id for r in await queries.pending_reviews(sm, within=["support"])] == ["other"]
+    assert await queries.pending_reviews(sm, "vip-care", within=["support"]) == []
 
     later = datetime(2025, 5, 1, 11, tzinfo=UTC)
     await run(acts.record_review, review_req("escalated", group="support-leads", deadline=later, variants=[]))
