@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from temporalio import activity
 
-from inference_worker.activities import classify_then_score, count_result, permanent_error
+from inference_worker.activities import answer, classify_then_score
 from inference_worker.contracts import (
     CLASSIFY_AND_SCORE,
     CLASSIFY_INTENT,
@@ -32,7 +32,6 @@ from inference_worker.contracts import (
     ScoreRequest,
     ScoreResult,
 )
-from inference_worker.degradation import CONFIG_ERRORS
 from inference_worker.knowledge import load_knowledge
 from inference_worker.retrieval import question_language, suggest_without_model
 from inference_worker.rules import RulesBackend
@@ -94,10 +93,8 @@ class InferenceFallbackActivities:
         return await self._answer(GENERATE_COPY, lambda rules: rules.generate_copy(request))
 
     async def _answer(self, name: str, call: Callable[[RulesBackend], Awaitable[R]]) -> R:
-        try:
+        async def with_rules() -> R:
             await self.rules.load()
-            result = await call(self.rules)
-        except CONFIG_ERRORS as exc:
-            raise permanent_error(exc) from exc
-        count_result(name, result)
-        return result
+            return await call(self.rules)
+
+        return await answer(name, with_rules())

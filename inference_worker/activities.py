@@ -45,7 +45,7 @@ R = TypeVar("R", IntentResult, ScoreResult, CopyResult, RetrieveResult)
 _PERMANENT = CONFIG_ERRORS
 
 
-def permanent_error(exc: Exception) -> ApplicationError:
+def _permanent_error(exc: Exception) -> ApplicationError:
     """A config mistake as a non-retryable failure: the step's on_error runs at once."""
     return ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True)
 
@@ -106,16 +106,22 @@ class InferenceActivities:
         return result
 
     async def _run(self, name: str, call: Awaitable[R]) -> R:
-        """Heartbeat while the backend works, map config errors, count results in metrics."""
-        beats = asyncio.create_task(_heartbeat(self.heartbeat_s), name=f"{name}-heartbeat")
-        try:
-            result = await call
-        except _PERMANENT as exc:
-            raise permanent_error(exc) from exc
-        finally:
+        return await answer(name, call, heartbeat_s=self.heartbeat_s)
+
+
+async def answer(name: str, call: Awaitable[R], *, heartbeat_s: float | None = None) -> R:
+    """One inference activity's answer, whoever computes it: heartbeats while it works (when
+    asked), config errors as non-retryable failures, every result counted in the metrics."""
+    beats = asyncio.create_task(_heartbeat(heartbeat_s), name=f"{name}-heartbeat") if heartbeat_s else None
+    try:
+        result = await call
+    except _PERMANENT as exc:
+        raise _permanent_error(exc) from exc
+    finally:
+        if beats is not None:
             beats.cancel()
-        count_result(name, result)
-        return result
+    _count_result(name, result)
+    return result
 
 
 async def classify_then_score(
@@ -142,7 +148,7 @@ async def _heartbeat(every_s: float) -> None:
         await asyncio.sleep(every_s)
 
 
-def count_result(name: str, result: IntentResult | ScoreResult | CopyResult | RetrieveResult) -> None:
+def _count_result(name: str, result: IntentResult | ScoreResult | CopyResult | RetrieveResult) -> None:
     """Log degraded results and count every result in the `journeys_inference_results` metric."""
     if result.degraded:
         log.warning("%s answered degraded by %s (%s)", name, result.backend, result.model)

@@ -1,7 +1,7 @@
 """Micro-batching: concurrent single-item calls become one batched backend call.
 
 Embedding 32 texts costs about as much as embedding 3, so when many classify activities run at
-once we wait a few milliseconds to collect them and run one batch (see DESIGN §6).
+once we wait a few milliseconds to collect them and run one batch.
 """
 
 from __future__ import annotations

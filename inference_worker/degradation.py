@@ -1,4 +1,4 @@
-"""The degradation chain (DESIGN §10): primary backend → fallback backend → rules / preset copy.
+"""The degradation chain: primary backend → fallback backend → rules / preset copy.
 
 Each model backend sits behind its own circuit breaker, so a dead or slow backend is skipped at
 once instead of costing every request a timeout. A result from anything but the first backend is

@@ -1,6 +1,6 @@
 """The inference worker process: loads the models once and serves the inference task queues.
 
-A separate deployable from the journey worker (DESIGN §2): GPU or CPU hosts scale on their own,
+A separate deployable from the journey worker: GPU or CPU hosts scale on their own,
 and a model outage delays inference steps instead of stopping journeys.
 
 Two queues, one set of models: intent and score (the decision an MA may be waiting for) on

@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     copy_model_threads: int = Field(default=0, ge=0)
     copy_nice: int = Field(default=10, ge=0, le=19)
 
-    # Degradation (DESIGN §10): a primary call slower than this counts as a failure and degrades.
+    # Degradation (operations.md): a primary call slower than this counts as a failure and degrades.
     degrade_latency_ms: float = 500.0
     degrade_copy_latency_s: float = 30.0
     # Circuit breaker: open at > error_rate failures over window_s (at least min_calls), cool down, probe.

@@ -21,7 +21,7 @@ def setup_logging(settings: Settings) -> None:
     )
     for noisy in ("httpx", "sentence_transformers", "temporalio.activity", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    # No raw phone number or email address in any log line (DESIGN §7).
+    # No raw phone number or email address in any log line.
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, PiiMaskingFilter) for f in handler.filters):
             handler.addFilter(PiiMaskingFilter())

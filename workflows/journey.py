@@ -54,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
 
 T = TypeVar("T")
 
-# DESIGN §10: immediate retry, then +10 s, then +60 s; after that the step's on_error path.
+# Immediate retry, then +10 s, then +60 s; after that the step's on_error path.
 STEP_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=100),
     backoff_coefficient=100.0,
