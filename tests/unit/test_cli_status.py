@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from journeys_app.cli import _answered_by
+from journeys_app.cli.journeys import answered_by
 
 
 def test_model_steps_name_their_backend_and_degraded_ones_say_so() -> None:
-    assert _answered_by({"label": "inquiry", "backend": "local", "degraded": False}) == "local"
-    assert _answered_by({"value": 0.4, "backend": "rules", "degraded": True}) == "[red]rules (degraded)[/red]"
-    assert _answered_by({"sent": True}) == ""  # not a model step
-    assert _answered_by(None) == ""
+    assert answered_by({"label": "inquiry", "backend": "local", "degraded": False}) == "local"
+    assert answered_by({"value": 0.4, "backend": "rules", "degraded": True}) == "[red]rules (degraded)[/red]"
+    assert answered_by({"sent": True}) == ""  # not a model step
+    assert answered_by(None) == ""

@@ -1,0 +1,3 @@
+from journeys_app.cli import app
+
+app()
