@@ -18,8 +18,8 @@ from temporalio import activity, workflow
 with workflow.unsafe.imports_passed_through():
     from activities import contracts as ac
     from inference_worker import contracts as ic
-    from workflows.journey import RECORD_RETRY, STEP_RETRY
     from workflows.models import DecideRequest, JourneyInput, JourneyResult
+    from workflows.run_services import RECORD_RETRY, STEP_RETRY
 
 TIMEOUT = timedelta(seconds=30)
 
