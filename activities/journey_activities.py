@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from activities.dead_letters import DeadLetterActivities
 from activities.delivery import DeliveryActivities
 from activities.notify import NotifyActivities
 from activities.profile import ProfileActivities
+from activities.record_dead_letter import DeadLetterActivities
 from activities.reviewer_check import ReviewerActivities
 from activities.store import StoreActivities
 
