@@ -33,11 +33,6 @@ MAX_YAML_NODES = 50_000  # values in the document once aliases are expanded
 MAX_STEPS = 500
 
 
-def always_waits(step: Any) -> str | None:
-    """None if the step always waits for time, an event or a person; else why it may not."""
-    return kind_of(step).why_not_waiting(step)
-
-
 @dataclass(frozen=True)
 class SpecProblem:
     file: str
@@ -237,7 +232,7 @@ def _cycle_problems(spec: JourneySpec, graph: dict[str, list[str]]) -> list[tupl
     Depth-first with an explicit stack, so a journey of any length is checked without recursion.
     """
     steps = spec.step_map()
-    waits = {step_id for step_id, step in steps.items() if always_waits(step) is None}
+    waits = {step_id for step_id, step in steps.items() if kind_of(step).always_waits(step)}
     problems: list[tuple[str | None, str, str]] = []
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
     for root in graph:
@@ -255,11 +250,7 @@ def _cycle_problems(spec: JourneySpec, graph: dict[str, list[str]]) -> list[tupl
                 continue  # edges into a step that always waits can't form a spinning loop
             if state.get(nxt) == 1:
                 loop = path[path.index(nxt) :]
-                maybe = [
-                    why
-                    for s in loop
-                    if kind_of(steps[s]).waits is not None and (why := always_waits(steps[s]))
-                ]
+                maybe = [why for s in loop if (why := kind_of(steps[s]).why_it_may_not_wait(steps[s]))]
                 because = f" ({'; '.join(maybe)})" if maybe else ""
                 problems.append(
                     (

@@ -123,8 +123,10 @@ class StepKind(Generic[S]):
         (name,) = get_args(self.model.model_fields["type"].annotation)  # the Literal of the model
         return str(name)
 
-    def why_not_waiting(self, step: S) -> str | None:
-        """None if the step always waits for time, an event or a person; else why it may not."""
-        if self.waits is None:
-            return f"{self.type} '{step.id}' does not wait"
-        return self.waits(step)
+    def why_it_may_not_wait(self, step: S) -> str | None:
+        """Why a step of a waiting type may pass straight on; None when it always waits or never does."""
+        return self.waits(step) if self.waits is not None else None
+
+    def always_waits(self, step: S) -> bool:
+        """Whether the step always waits for time, an event or a person."""
+        return self.waits is not None and self.waits(step) is None
