@@ -48,7 +48,7 @@ bench: setup
 
 # On a GPU machine: what it has (CUDA, torch, vLLM) and the vllm backend's test where vLLM is there.
 gpu-check: setup
-	$(BIN)/python -m journeys_app.gpu_check
+	$(BIN)/python -m journeys_app.devtools.gpu_check
 
 clean:
 	rm -rf $(VENV) state .pytest_cache .ruff_cache

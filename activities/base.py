@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from journeys_app.db.engine import SessionMaker
+from journeys_app.store.engine import SessionMaker
 
 if TYPE_CHECKING:
-    from journeys_app.settings import Settings
+    from journeys_app.core.settings import Settings
 
 
 class StoreActivityBase:

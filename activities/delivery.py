@@ -24,11 +24,11 @@ from temporalio.exceptions import ApplicationError
 from activities.base import StoreActivityBase
 from activities.channels import NotSent, Refused, http, smtp
 from activities.contracts import SEND_MESSAGE, SendRequest, SendResult
-from journeys_app.db.audit import audit_entry, write_audit
-from journeys_app.db.schema import Customer, Message, utcnow
-from journeys_app.db.sql import insert_if_absent
-from journeys_app.masking import mask_email, mask_phone
-from journeys_app.unsubscribe import unsubscribe_url
+from journeys_app.core.masking import mask_email, mask_phone
+from journeys_app.core.unsubscribe import unsubscribe_url
+from journeys_app.store.audit import audit_entry, write_audit
+from journeys_app.store.schema import Customer, Message, utcnow
+from journeys_app.store.sql import insert_if_absent
 
 
 def consent_decision(req: SendRequest, consent: dict[str, bool] | None) -> tuple[str, str | None]:

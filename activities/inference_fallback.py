@@ -35,7 +35,7 @@ from inference_worker.contracts import (
 from inference_worker.knowledge import load_knowledge
 from inference_worker.retrieval import question_language, suggest_without_model
 from inference_worker.rules import RulesBackend
-from journeys_app.settings import Settings
+from journeys_app.core.settings import Settings
 
 R = TypeVar("R", IntentResult, ScoreResult, CopyResult, RetrieveResult)
 

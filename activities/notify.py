@@ -16,9 +16,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.base import StoreActivityBase
 from activities.contracts import NOTIFY, NotifyRequest, NotifyResult
-from journeys_app.db.schema import Notification, utcnow
-from journeys_app.db.sql import insert_if_absent
-from journeys_app.masking import mask_text, mask_values
+from journeys_app.core.masking import mask_text, mask_values
+from journeys_app.store.schema import Notification, utcnow
+from journeys_app.store.sql import insert_if_absent
 
 WEBHOOK_TIMEOUT_S = 5.0
 # Statuses that say "try again later"; other non-2xx answers are final and are recorded.

@@ -8,10 +8,10 @@ from temporalio.exceptions import ApplicationError
 
 from activities.base import StoreActivityBase
 from activities.contracts import UPDATE_PROFILE, UpdateProfileRequest, UpdateProfileResult
-from journeys_app.db.audit import audit_entry, write_audit
-from journeys_app.db.customers import to_profile
-from journeys_app.db.schema import AppliedEffect, Customer, utcnow
-from journeys_app.db.sql import insert_for, insert_if_absent
+from journeys_app.store.audit import audit_entry, write_audit
+from journeys_app.store.customers import to_profile
+from journeys_app.store.schema import AppliedEffect, Customer, utcnow
+from journeys_app.store.sql import insert_for, insert_if_absent
 
 
 def apply_update(customer: Customer, req: UpdateProfileRequest) -> None:

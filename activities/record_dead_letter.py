@@ -6,8 +6,8 @@ from temporalio import activity
 
 from activities.base import StoreActivityBase
 from activities.contracts import RECORD_DEAD_LETTER, RecordDeadLetterRequest
-from journeys_app.db.schema import DeadLetterRow, utcnow
-from journeys_app.db.sql import insert_for
+from journeys_app.store.schema import DeadLetterRow, utcnow
+from journeys_app.store.sql import insert_for
 
 
 class DeadLetterActivities(StoreActivityBase):

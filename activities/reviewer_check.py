@@ -11,8 +11,8 @@ from temporalio import activity
 
 from activities.base import StoreActivityBase
 from activities.contracts import CHECK_REVIEWER, CheckReviewerRequest, CheckReviewerResult
-from journeys_app.db.audit import audit_entry, write_audit
-from journeys_app.db.reviewers import get_reviewer
+from journeys_app.store.audit import audit_entry, write_audit
+from journeys_app.store.reviewers import get_reviewer
 
 REVIEW_REFUSED = "review_refused"
 

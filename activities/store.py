@@ -33,10 +33,10 @@ from activities.contracts import (
     RecordStepRequest,
     RecordStepsRequest,
 )
-from journeys_app.db.audit import audit_entry, write_audit, write_audit_rows
-from journeys_app.db.customers import to_profile
-from journeys_app.db.schema import Customer, JourneyRun, Review, StepResult, UtcDateTime, utcnow
-from journeys_app.db.sql import insert_for, insert_if_absent
+from journeys_app.store.audit import audit_entry, write_audit, write_audit_rows
+from journeys_app.store.customers import to_profile
+from journeys_app.store.schema import Customer, JourneyRun, Review, StepResult, UtcDateTime, utcnow
+from journeys_app.store.sql import insert_for, insert_if_absent
 from workflows.steps import KINDS
 
 log = logging.getLogger(__name__)

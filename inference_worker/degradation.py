@@ -22,7 +22,7 @@ from inference_worker.message_templates import CopyTemplateError
 from inference_worker.rules import RulesBackend
 from inference_worker.scoring import ScoringConfigError
 from inference_worker.taxonomy import TaxonomyError
-from journeys_app.settings import Settings
+from journeys_app.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

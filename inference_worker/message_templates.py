@@ -80,7 +80,7 @@ def make_environment(templates_dir: Path) -> DataSandbox:
 
 
 def _default_templates_dir() -> Path:
-    from journeys_app.settings import get_settings
+    from journeys_app.core.settings import get_settings
 
     return get_settings().templates_dir
 

@@ -45,7 +45,7 @@ from inference_worker.knowledge import (
 from inference_worker.language import detect_language
 
 if TYPE_CHECKING:
-    from journeys_app.settings import Settings
+    from journeys_app.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

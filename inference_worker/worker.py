@@ -22,7 +22,7 @@ from inference_worker.activities import InferenceActivities
 from inference_worker.backends import InferenceBackend
 from inference_worker.degradation import build_chain
 from inference_worker.retrieval import KnowledgeRetriever
-from journeys_app.settings import Settings
+from journeys_app.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -1,1 +1,1 @@
-"""Application edges: CLI, client service, settings, database, embedded stack, telemetry."""
+"""The application around the engine, in layers: core, store, service, edges; dev tooling apart."""

@@ -12,14 +12,14 @@ from temporalio.worker import Worker
 
 from activities.inference_fallback import InferenceFallbackActivities
 from activities.journey_activities import JourneyActivities
-from journeys_app.bulk_enrollment_activity import EnrollmentActivities
-from journeys_app.catalog import load_catalog
-from journeys_app.db.customers import load_customers_file, upsert_customers
-from journeys_app.db.engine import SessionMaker, open_database
-from journeys_app.service import JourneyService
-from journeys_app.settings import Settings
-from journeys_app.stack import embedded_temporal
-from journeys_app.temporal import connect
+from journeys_app.core.settings import Settings
+from journeys_app.core.temporal import connect
+from journeys_app.devtools.stack import embedded_temporal
+from journeys_app.service.bulk_enrollment_activity import EnrollmentActivities
+from journeys_app.service.catalog import load_catalog
+from journeys_app.service.journey_service import JourneyService
+from journeys_app.store.customers import load_customers_file, upsert_customers
+from journeys_app.store.engine import SessionMaker, open_database
 from workflows.bulk_enrollment import EnrollmentWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.sandbox import journey_workflow_runner

@@ -11,7 +11,7 @@ def journeys(
     *args: str, timeout: float = 300, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "journeys_app.cli", *args],
+        [sys.executable, "-m", "journeys_app.edges.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -12,8 +12,8 @@ import pytest_asyncio
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from journeys_app.settings import Settings
-from journeys_app.stack import SERVER_STARTUP, find_binary
+from journeys_app.core.settings import Settings
+from journeys_app.devtools.stack import SERVER_STARTUP, find_binary
 
 if TYPE_CHECKING:
     from inference_worker.backends.local import LocalBackend

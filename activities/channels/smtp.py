@@ -17,7 +17,7 @@ from email.utils import formatdate
 import aiosmtplib
 
 from activities.channels import NotSent, Refused
-from journeys_app.settings import Settings
+from journeys_app.core.settings import Settings
 
 # SMTP line endings; long headers (the unsubscribe URL) stay one plain line, not encoded words.
 _POLICY = policy.SMTP.clone(max_line_length=998)  # the RFC 5322 limit

@@ -34,7 +34,7 @@ from inference_worker.contracts import (
 from inference_worker.copy_generator import Completion, CopyGenerator
 from inference_worker.scoring import MAX_REASONS, ScoreModel
 from inference_worker.taxonomy import UNKNOWN, Taxonomy, load_taxonomy
-from journeys_app.settings import Settings
+from journeys_app.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

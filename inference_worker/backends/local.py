@@ -31,7 +31,7 @@ from inference_worker.copy_generator import Completion, CopyGenerator
 from inference_worker.encoder import Encoder, load_encoder, passive_openmp
 from inference_worker.intent import IntentClassifier, load_taxonomy
 from inference_worker.scoring import ScoreModel
-from journeys_app.settings import Settings
+from journeys_app.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

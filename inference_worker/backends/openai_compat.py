@@ -13,7 +13,7 @@ import openai
 
 from inference_worker.backends.errors import BackendResponseError, BackendUnavailable
 from inference_worker.backends.llm import ChatOutput, LLMBackend, TokenLogprob
-from journeys_app.settings import Settings
+from journeys_app.core.settings import Settings
 
 
 def response_format(schema: dict[str, Any], dialect: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from inference_worker.backends.errors import BackendResponseError, BackendUnavailable
 from inference_worker.backends.llm import ChatOutput, LLMBackend, TokenLogprob
-from journeys_app.settings import Settings
+from journeys_app.core.settings import Settings
 
 
 def engine_args(settings: Settings) -> dict[str, Any]:

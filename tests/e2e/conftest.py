@@ -20,14 +20,14 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from journeys_app.catalog import load_catalog
-from journeys_app.db.customers import load_customers_file, upsert_customers
-from journeys_app.db.engine import SessionMaker, open_database
-from journeys_app.db.reviewers import ensure_reviewer
-from journeys_app.demo import review_groups
+from journeys_app.core.settings import Settings
+from journeys_app.devtools.demo import review_groups
 from journeys_app.runtime import journey_worker
-from journeys_app.service import JourneyService
-from journeys_app.settings import Settings
+from journeys_app.service.catalog import load_catalog
+from journeys_app.service.journey_service import JourneyService
+from journeys_app.store.customers import load_customers_file, upsert_customers
+from journeys_app.store.engine import SessionMaker, open_database
+from journeys_app.store.reviewers import ensure_reviewer
 from workflows.journey import JourneyWorkflow
 from workflows.models import RunState
 

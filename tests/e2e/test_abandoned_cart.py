@@ -21,14 +21,14 @@ import pytest_asyncio
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from journeys_app.catalog import load_catalog
-from journeys_app.db import queries
-from journeys_app.db.customers import load_customers_file, upsert_customers
-from journeys_app.db.engine import SessionMaker, open_database
-from journeys_app.mail_sink import local_mail_sink
+from journeys_app.devtools.mail_sink import local_mail_sink
+from journeys_app.devtools.stack import find_binary
 from journeys_app.runtime import journey_worker
-from journeys_app.service import JourneyService
-from journeys_app.stack import find_binary
+from journeys_app.service.catalog import load_catalog
+from journeys_app.service.journey_service import JourneyService
+from journeys_app.store import queries
+from journeys_app.store.customers import load_customers_file, upsert_customers
+from journeys_app.store.engine import SessionMaker, open_database
 from tests.e2e.conftest import stack_settings
 from workflows.models import CustomerEvent, RunState
 from workflows.steps.split import bucket

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from journeys_app.settings import PROJECT_ROOT
+from journeys_app.core.settings import PROJECT_ROOT
 from tests.pg import fresh_database
 
 pytestmark = [pytest.mark.models, pytest.mark.slow]
@@ -53,7 +53,7 @@ def audit_rows(tmp_path: Path) -> str:
 def test_demo_runs_every_journey_and_leaks_no_contact_data(tmp_path: Path):
     env = demo_env(tmp_path, JOURNEYS_LOG_LEVEL="INFO")
     done = subprocess.run(
-        [sys.executable, "-m", "journeys_app.cli", "demo", "--json"],
+        [sys.executable, "-m", "journeys_app.edges.cli", "demo", "--json"],
         env=env,
         capture_output=True,
         text=True,
@@ -111,7 +111,7 @@ def test_interactive_demo_on_postgresql_waits_for_a_person_in_the_console(tmp_pa
         tmp_path, JOURNEYS_CONSOLE_PORT=str(console_port), COLUMNS="300", DATABASE_URL=postgres_url
     )
     demo = subprocess.Popen(
-        [sys.executable, "-m", "journeys_app.cli", "demo", "--interactive"],
+        [sys.executable, "-m", "journeys_app.edges.cli", "demo", "--interactive"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select
 from temporalio.worker import Worker
 
-from journeys_app.bulk_enrollment import SegmentError, select_customers, start_enrollment
-from journeys_app.bulk_enrollment_activity import EnrollmentActivities
-from journeys_app.db.schema import JourneyRun
-from journeys_app.service import JourneyService
+from journeys_app.service.bulk_enrollment import SegmentError, select_customers, start_enrollment
+from journeys_app.service.bulk_enrollment_activity import EnrollmentActivities
+from journeys_app.service.journey_service import JourneyService
+from journeys_app.store.schema import JourneyRun
 from workflows.bulk_enrollment import EnrollmentWorkflow
 
 pytestmark = [pytest.mark.slow]

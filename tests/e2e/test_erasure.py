@@ -8,8 +8,8 @@ import uuid
 import pytest
 from temporalio.service import RPCError
 
-from journeys_app.db import queries
-from journeys_app.db.customers import upsert_customers
+from journeys_app.store import queries
+from journeys_app.store.customers import upsert_customers
 from tests.store.test_store import active_ids
 from workflows.models import CustomerEvent
 

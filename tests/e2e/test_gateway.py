@@ -12,11 +12,11 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from journeys_app.db import queries
-from journeys_app.db.api_keys import create_key, revoke_key
-from journeys_app.db.customers import upsert_customers
-from journeys_app.db.schema import Customer
-from journeys_app.http_server import serve_gateway
+from journeys_app.edges.http_server import serve_gateway
+from journeys_app.store import queries
+from journeys_app.store.api_keys import create_key, revoke_key
+from journeys_app.store.customers import upsert_customers
+from journeys_app.store.schema import Customer
 
 pytestmark = [pytest.mark.models, pytest.mark.slow]
 
@@ -199,7 +199,7 @@ async def test_decide_answers_within_its_deadline_or_says_so(stack, gateway) -> 
 
 
 async def test_read_endpoints_and_a_review_decision(stack, gateway) -> None:
-    from journeys_app.db.reviewers import add_reviewer
+    from journeys_app.store.reviewers import add_reviewer
 
     url, key = gateway
     ola = f"Ola {uuid.uuid4().hex[:4]}"

@@ -11,13 +11,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from journeys_app.catalog import load_catalog
-from journeys_app.db.customers import load_customers_file, upsert_customers
-from journeys_app.db.engine import open_database
-from journeys_app.db.schema import AuditEntry
+from journeys_app.core.temporal import connect
 from journeys_app.runtime import journey_worker
-from journeys_app.service import JourneyService
-from journeys_app.temporal import connect
+from journeys_app.service.catalog import load_catalog
+from journeys_app.service.journey_service import JourneyService
+from journeys_app.store.customers import load_customers_file, upsert_customers
+from journeys_app.store.engine import open_database
+from journeys_app.store.schema import AuditEntry
 from tests.e2e.conftest import stack_settings
 from workflows.journey import JourneyWorkflow
 from workflows.models import CustomerEvent

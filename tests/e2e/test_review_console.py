@@ -16,9 +16,9 @@ import pytest
 import pytest_asyncio
 from temporalio.client import WorkflowUpdateFailedError
 
-from journeys_app.db import queries
-from journeys_app.db.reviewers import add_reviewer
-from journeys_app.http_server import serve_console
+from journeys_app.edges.http_server import serve_console
+from journeys_app.store import queries
+from journeys_app.store.reviewers import add_reviewer
 from workflows.models import CustomerEvent
 from workflows.review import ReviewDecision
 
@@ -125,7 +125,7 @@ async def test_console_refuses_bad_forms_with_clear_messages(stack) -> None:
 
     import httpx
 
-    from journeys_app.console.app import create_console_app
+    from journeys_app.edges.console.app import create_console_app
 
     _, review_id = await vip_complaint_review(stack)
     name = f"Lea {uuid.uuid4().hex[:4]}"
@@ -169,8 +169,8 @@ async def test_stock_temporal_cli_signal_with_plain_json_approves(stack) -> None
     import asyncio
     import json
 
-    from journeys_app.db.reviewers import ensure_reviewer
-    from journeys_app.stack import find_binary
+    from journeys_app.devtools.stack import find_binary
+    from journeys_app.store.reviewers import ensure_reviewer
 
     await ensure_reviewer(stack.sessionmaker, "Maja Berg", ["vip-care"])
     workflow_id, review_id = await vip_complaint_review(stack)

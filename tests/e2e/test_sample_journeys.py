@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
-from journeys_app.db import queries
-from journeys_app.db.audit import audit_for_customer
-from journeys_app.service import JourneyService
+from journeys_app.service.journey_service import JourneyService
+from journeys_app.store import queries
+from journeys_app.store.audit import audit_for_customer
 from workflows.journey import JourneyWorkflow
 from workflows.models import CustomerEvent
 from workflows.review import ReviewDecision
@@ -171,7 +171,7 @@ async def test_dormant_reengagement(stack):
 
 
 async def test_an_injected_message_changes_no_consent_on_the_real_models(stack):
-    from journeys_app.db.customers import upsert_customers
+    from journeys_app.store.customers import upsert_customers
 
     customer = f"cust-{uuid.uuid4().hex[:6]}"
     await upsert_customers(

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from journeys_app.db.api_keys import create_key
-from journeys_app.http_server import serve_gateway
-from journeys_app.sdk import Event, JourneysClient, JourneysError
+from journeys_app.edges.http_server import serve_gateway
+from journeys_app.edges.sdk import Event, JourneysClient, JourneysError
+from journeys_app.store.api_keys import create_key
 
 pytestmark = [pytest.mark.models, pytest.mark.slow]
 

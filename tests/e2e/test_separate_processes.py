@@ -87,7 +87,7 @@ def processes(dev_server: WorkflowEnvironment, tmp_path: Path) -> Iterator[dict[
 
         def start(name: str, *args: str, **extra: str) -> Process:
             popen = subprocess.Popen(
-                [sys.executable, "-m", "journeys_app.cli", *args],
+                [sys.executable, "-m", "journeys_app.edges.cli", *args],
                 env={**env, **extra},
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -111,7 +111,17 @@ async def test_workers_and_gateway_as_separate_processes_on_postgresql(
     start, env = processes["start"], processes["env"]
     created_key = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "journeys_app.cli", "keys", "create", "--name", "ops", "--scopes", "ingest"],
+        [
+            sys.executable,
+            "-m",
+            "journeys_app.edges.cli",
+            "keys",
+            "create",
+            "--name",
+            "ops",
+            "--scopes",
+            "ingest",
+        ],
         env=env,
         capture_output=True,
         text=True,

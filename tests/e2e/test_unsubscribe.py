@@ -14,11 +14,11 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.contracts import SendRequest
 from activities.journey_activities import JourneyActivities
-from journeys_app.db.audit import audit_for_customer
-from journeys_app.db.customers import load_customers_file, upsert_customers
-from journeys_app.db.schema import Customer
-from journeys_app.http_server import serve_gateway
-from journeys_app.service import JourneyService
+from journeys_app.edges.http_server import serve_gateway
+from journeys_app.service.journey_service import JourneyService
+from journeys_app.store.audit import audit_for_customer
+from journeys_app.store.customers import load_customers_file, upsert_customers
+from journeys_app.store.schema import Customer
 from tests.store.test_delivery_channels import Sink
 from workflows.models import CustomerEvent
 

@@ -14,9 +14,9 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import func, select
 
-from journeys_app.db import queries
-from journeys_app.db.schema import Notification
-from journeys_app.service import JourneyService
+from journeys_app.service.journey_service import JourneyService
+from journeys_app.store import queries
+from journeys_app.store.schema import Notification
 from tests.e2e.test_sample_journeys import finish
 from workflows.models import CustomerEvent
 from workflows.review import ReviewDecision
@@ -35,7 +35,7 @@ def worker_process(stack, task_queue: str) -> Iterator[subprocess.Popen[bytes]]:
         "JOURNEYS_INFERENCE_TASK_QUEUE": stack.settings.inference_task_queue,
         "JOURNEYS_LOG_LEVEL": "WARNING",
     }
-    process = subprocess.Popen([sys.executable, "-m", "journeys_app.cli", "worker"], env=env)
+    process = subprocess.Popen([sys.executable, "-m", "journeys_app.edges.cli", "worker"], env=env)
     try:
         yield process
     finally:

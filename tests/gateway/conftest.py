@@ -19,15 +19,15 @@ import pytest_asyncio
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from journeys_app.catalog import load_catalog
-from journeys_app.db import queries
-from journeys_app.db.api_keys import create_key
-from journeys_app.db.customers import load_customers_file, upsert_customers
-from journeys_app.db.engine import SessionMaker
-from journeys_app.http_server import serve_gateway
+from journeys_app.core.settings import PROJECT_ROOT, Settings
+from journeys_app.edges.http_server import serve_gateway
 from journeys_app.runtime import journey_worker
-from journeys_app.service import JourneyService
-from journeys_app.settings import PROJECT_ROOT, Settings
+from journeys_app.service.catalog import load_catalog
+from journeys_app.service.journey_service import JourneyService
+from journeys_app.store import queries
+from journeys_app.store.api_keys import create_key
+from journeys_app.store.customers import load_customers_file, upsert_customers
+from journeys_app.store.engine import SessionMaker
 from tests.store.conftest import _pg_store, _sqlite_store
 from workflows.journey import JourneyWorkflow
 from workflows.models import RunState

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from journeys_app.db import queries
-from journeys_app.db.schema import Customer
+from journeys_app.store import queries
+from journeys_app.store.schema import Customer
 from tests.gateway.conftest import Gateway
 
 pytestmark = pytest.mark.slow

@@ -15,10 +15,10 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from journeys_app.console.app import SESSION_COOKIE
-from journeys_app.console.throttle import FREE_FAILURES
-from journeys_app.db.reviewers import add_reviewer
-from journeys_app.http_server import serve_console
+from journeys_app.edges.console.app import SESSION_COOKIE
+from journeys_app.edges.console.throttle import FREE_FAILURES
+from journeys_app.edges.http_server import serve_console
+from journeys_app.store.reviewers import add_reviewer
 from tests.gateway.conftest import Gateway
 
 pytestmark = pytest.mark.slow

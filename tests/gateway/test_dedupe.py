@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from journeys_app.db.api_keys import create_key
+from journeys_app.store.api_keys import create_key
 from tests.gateway.conftest import Gateway
 from workflows.journey import JourneyWorkflow
 from workflows.models import CustomerEvent

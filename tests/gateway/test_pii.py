@@ -12,7 +12,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from journeys_app.db.schema import Notification
+from journeys_app.store.schema import Notification
 from tests.gateway.conftest import Gateway
 
 pytestmark = pytest.mark.slow

@@ -13,10 +13,10 @@ import uuid
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from journeys_app.db import queries
-from journeys_app.db.api_keys import ApiKeyError, create_key
-from journeys_app.db.reviewers import add_reviewer
-from journeys_app.review_context import load_review_context
+from journeys_app.service.review_context import load_review_context
+from journeys_app.store import queries
+from journeys_app.store.api_keys import ApiKeyError, create_key
+from journeys_app.store.reviewers import add_reviewer
 from tests.gateway.conftest import Gateway, pending_review
 from workflows.journey import JourneyWorkflow
 from workflows.review import ReviewDecision

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from journeys_app.db.schema import IngestedEvent
+from journeys_app.store.schema import IngestedEvent
 from tests.gateway.conftest import Gateway
 from tests.gateway.test_dedupe import outcomes, start_conversations
 

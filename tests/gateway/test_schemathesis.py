@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from journeys_app.db.api_keys import create_key
-from journeys_app.db.reviewers import add_reviewer
-from journeys_app.http_server import serve_gateway
+from journeys_app.edges.http_server import serve_gateway
+from journeys_app.store.api_keys import create_key
+from journeys_app.store.reviewers import add_reviewer
 from tests.gateway.conftest import Gateway, pending_review
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from journeys_app.db.schema import IngestedEvent, JourneyRun, Notification
+from journeys_app.store.schema import IngestedEvent, JourneyRun, Notification
 from tests.gateway.conftest import Gateway
 
 pytestmark = pytest.mark.slow

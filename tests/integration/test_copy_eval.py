@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from journeys_app.settings import PROJECT_ROOT
+from journeys_app.core.settings import PROJECT_ROOT
 from tests.cli import journeys
 
 pytestmark = pytest.mark.models

@@ -26,8 +26,8 @@ from inference_worker.intent import UNKNOWN, load_taxonomy
 from inference_worker.knowledge import load_knowledge
 from inference_worker.retrieval import suggest_without_model
 from inference_worker.worker import inference_worker
-from journeys_app.settings import PROJECT_ROOT, Settings
-from journeys_app.stack import find_binary
+from journeys_app.core.settings import PROJECT_ROOT, Settings
+from journeys_app.devtools.stack import find_binary
 
 if TYPE_CHECKING:
     from inference_worker.backends.local import LocalBackend

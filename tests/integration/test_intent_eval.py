@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from inference_worker.taxonomy import load_taxonomy
-from journeys_app.settings import PROJECT_ROOT
+from journeys_app.core.settings import PROJECT_ROOT
 from tests.cli import journeys
 
 pytestmark = pytest.mark.models

@@ -14,7 +14,7 @@ from inference_worker.contracts import CopyRequest, RetrieveRequest
 from inference_worker.encoder import load_encoder
 from inference_worker.knowledge import load_knowledge
 from inference_worker.retrieval import KnowledgeRetriever
-from journeys_app.settings import PROJECT_ROOT
+from journeys_app.core.settings import PROJECT_ROOT
 from tests.cli import journeys
 
 pytestmark = pytest.mark.models

@@ -22,7 +22,7 @@ from inference_worker.backends.errors import BackendUnavailable
 from inference_worker.backends.openai_compat import OpenAIBackend
 from inference_worker.contracts import CopyRequest, ScoreRequest
 from inference_worker.taxonomy import UNKNOWN
-from journeys_app.settings import Settings
+from journeys_app.core.settings import Settings
 
 pytestmark = pytest.mark.models
 MODEL_ALIAS = "smollm2"

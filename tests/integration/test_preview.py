@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from journeys_app.db.customers import load_customers_file, upsert_customers
-from journeys_app.db.engine import SessionMaker, open_database
-from journeys_app.preview import PreviewError, load_event, preview
-from journeys_app.settings import Settings
+from journeys_app.core.settings import Settings
+from journeys_app.service.preview import PreviewError, load_event, preview
+from journeys_app.store.customers import load_customers_file, upsert_customers
+from journeys_app.store.engine import SessionMaker, open_database
 
 pytestmark = pytest.mark.models
 

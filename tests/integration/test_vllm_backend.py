@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from inference_worker.contracts import CopyRequest, ScoreRequest
-from journeys_app.settings import Settings
+from journeys_app.core.settings import Settings
 
 pytestmark = pytest.mark.models
 

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities.journey_activities import JourneyActivities
-from journeys_app.db.engine import SessionMaker, create_engine, init_db, session_factory
-from journeys_app.settings import Settings
+from journeys_app.core.settings import Settings
+from journeys_app.store.engine import SessionMaker, create_engine, init_db, session_factory
 
 PG_DSN = os.environ.get("JOURNEYS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 SAMPLE_CUSTOMERS = Path(__file__).resolve().parents[2] / "journeys" / "samples" / "customers.yaml"

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from activities.contracts import FinishRunRequest, RecordStepRequest, RecordStepsRequest, UpdateProfileRequest
 from activities.journey_activities import JourneyActivities
-from journeys_app.db import queries
-from journeys_app.db.audit import audit_entry, audit_for_customer, input_digest, purge_audit, write_audit
-from journeys_app.db.schema import AuditEntry, utcnow
+from journeys_app.store import queries
+from journeys_app.store.audit import audit_entry, audit_for_customer, input_digest, purge_audit, write_audit
+from journeys_app.store.schema import AuditEntry, utcnow
 from tests.store.conftest import Store
 from tests.store.test_store import count, review_req, run, run_req, seed, send_req
 

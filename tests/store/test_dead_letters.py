@@ -6,7 +6,7 @@ import asyncio
 
 from activities.contracts import RecordDeadLetterRequest
 from activities.journey_activities import JourneyActivities
-from journeys_app.db.dead_letters import list_dead_letters
+from journeys_app.store.dead_letters import list_dead_letters
 from tests.store.conftest import Store
 from tests.store.test_store import run
 

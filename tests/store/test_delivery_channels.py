@@ -17,8 +17,8 @@ from sqlalchemy import select
 from temporalio.exceptions import ApplicationError
 
 from activities.journey_activities import JourneyActivities
-from journeys_app.db.schema import Message
-from journeys_app.settings import Settings
+from journeys_app.core.settings import Settings
+from journeys_app.store.schema import Message
 from tests.store.conftest import Store
 from tests.store.test_store import run, seed, send_req
 

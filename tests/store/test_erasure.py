@@ -13,9 +13,9 @@ from activities.contracts import (
     UpdateProfileRequest,
 )
 from activities.journey_activities import JourneyActivities
-from journeys_app.db.audit import audit_for_customer
-from journeys_app.db.erasure import erase_customer_data
-from journeys_app.db.schema import Base
+from journeys_app.store.audit import audit_for_customer
+from journeys_app.store.erasure import erase_customer_data
+from journeys_app.store.schema import Base
 from tests.store.conftest import Store
 from tests.store.test_store import run, run_req, seed, send_req
 

@@ -11,7 +11,7 @@ from temporalio.worker import Worker
 
 from activities.contracts import SEND_MESSAGE, SendRequest, SendResult
 from activities.journey_activities import JourneyActivities
-from journeys_app.db.schema import Message
+from journeys_app.store.schema import Message
 from tests.store.conftest import Store
 from tests.store.test_store import seed
 from tests.workflow.conftest import Fakes, env  # noqa: F401  (env: the time-skipping server fixture)

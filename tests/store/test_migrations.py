@@ -16,8 +16,8 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from journeys_app.db.engine import create_engine, init_db
-from journeys_app.db.migrate import (
+from journeys_app.store.engine import create_engine, init_db
+from journeys_app.store.migrate import (
     INITIAL_REVISION,
     INITIAL_TABLES,
     VERSION_TABLE,
@@ -28,7 +28,7 @@ from journeys_app.db.migrate import (
     upgrade_database,
     upgrade_engine,
 )
-from journeys_app.db.schema import Base
+from journeys_app.store.schema import Base
 from tests.store.conftest import PG_DSN, Store, _pg_reachable
 
 MODEL_TABLES = set(Base.metadata.tables)

@@ -29,11 +29,11 @@ from activities.contracts import (
     UpdateProfileRequest,
 )
 from activities.journey_activities import JourneyActivities
-from journeys_app.db import queries
-from journeys_app.db.customers import load_customers_file, upsert_customers
-from journeys_app.db.engine import create_engine, normalize_url, open_database
-from journeys_app.db.schema import Customer, Message, Notification
-from journeys_app.settings import Settings
+from journeys_app.core.settings import Settings
+from journeys_app.store import queries
+from journeys_app.store.customers import load_customers_file, upsert_customers
+from journeys_app.store.engine import create_engine, normalize_url, open_database
+from journeys_app.store.schema import Customer, Message, Notification
 from tests.store.conftest import SAMPLE_CUSTOMERS, Store, TinyHttpServer
 
 T = TypeVar("T")

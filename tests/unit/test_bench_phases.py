@@ -7,7 +7,7 @@ from pathlib import Path
 
 from temporalio.client import WorkflowHistory
 
-from journeys_app.bench.phases import PHASES, decision_phases
+from journeys_app.devtools.bench.phases import PHASES, decision_phases
 
 HISTORIES = Path(__file__).parents[1] / "replay" / "histories"
 

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from journeys_app.bench.suite import BEGIN, END, ReadmeError, figures_markdown, machine, update_readme
+from journeys_app.devtools.bench.suite import (
+    BEGIN,
+    END,
+    ReadmeError,
+    figures_markdown,
+    machine,
+    update_readme,
+)
 from tests.cli import journeys
 
 REPORT = {

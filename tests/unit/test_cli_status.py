@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from journeys_app.cli.journeys import answered_by
+from journeys_app.edges.cli.journeys import answered_by
 
 
 def test_model_steps_name_their_backend_and_degraded_ones_say_so() -> None:

@@ -29,7 +29,7 @@ from inference_worker.copy_generator import (
     template_exists,
     template_problems,
 )
-from journeys_app.settings import PROJECT_ROOT
+from journeys_app.core.settings import PROJECT_ROOT
 
 TEMPLATES = PROJECT_ROOT / "templates"
 WORDS = g.load_sensitive_words(TEMPLATES / "prompts" / "sensitive_words.txt")

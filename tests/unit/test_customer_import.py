@@ -7,9 +7,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from journeys_app.cli import app
-from journeys_app.db.customer_import import read_customer_file
-from journeys_app.settings import get_settings
+from journeys_app.core.settings import get_settings
+from journeys_app.edges.cli import app
+from journeys_app.store.customer_import import read_customer_file
 
 CSV = """id,first_name,email,phone,tier,timezone,consent_email,consent_sms,tags,lifetime_value,segment
 c-1,Ava,ava@example.com,+1 555 0101,vip,Europe/Stockholm,yes,no,vip;newsletter,18450,north

@@ -17,7 +17,7 @@ from inference_worker.degradation import (
 )
 from inference_worker.message_templates import CopyTemplateError
 from inference_worker.rules import RulesBackend
-from journeys_app.settings import Settings
+from journeys_app.core.settings import Settings
 
 
 class Clock:

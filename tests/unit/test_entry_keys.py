@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from journeys_app.catalog import load_catalog
-from journeys_app.service import EntryKeyError, JourneyService
-from journeys_app.settings import Settings
+from journeys_app.core.settings import Settings
+from journeys_app.service.catalog import load_catalog
+from journeys_app.service.journey_service import EntryKeyError, JourneyService
 from workflows.models import CustomerEvent
 
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from journeys_app.settings import PROJECT_ROOT
+from journeys_app.core.settings import PROJECT_ROOT
 
 PACKAGES = ("journeys_app", "workflows", "activities", "inference_worker")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
@@ -33,7 +33,9 @@ def test_an_upward_import_breaks_the_contract(tmp_path: Path) -> None:
     for package in PACKAGES:
         shutil.copytree(PROJECT_ROOT / package, tmp_path / package, ignore=skip)
     spec = tmp_path / "workflows" / "spec.py"
-    spec.write_text(spec.read_text(encoding="utf-8") + "\nimport journeys_app.cli  # the engine reaches up\n")
+    spec.write_text(
+        spec.read_text(encoding="utf-8") + "\nimport journeys_app.edges.cli  # the engine reaches up\n"
+    )
     done = _lint(tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "workflows.spec -> journeys_app.cli" in done.stdout
+    assert "workflows.spec -> journeys_app.edges.cli" in done.stdout

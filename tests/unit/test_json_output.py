@@ -8,7 +8,7 @@ import sys
 
 SCRIPT = """
 import os
-from journeys_app.cli.common import json_output
+from journeys_app.edges.cli.common import json_output
 with json_output(True) as out:
     os.write(1, b"2026-11-30T03:55:15Z WARN temporalio_sdk_core: Workflow task duration exceeded\\n")
     print("a stray print")

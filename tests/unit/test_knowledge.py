@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from inference_worker.knowledge import KnowledgeError, knowledge_problems, load_knowledge
-from journeys_app.settings import PROJECT_ROOT
+from journeys_app.core.settings import PROJECT_ROOT
 
 SHIPPED = PROJECT_ROOT / "journeys"
 

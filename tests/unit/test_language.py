@@ -6,7 +6,7 @@ import pytest
 
 from inference_worker.language import detect_language
 from inference_worker.rules import RulesBackend
-from journeys_app.settings import PROJECT_ROOT
+from journeys_app.core.settings import PROJECT_ROOT
 
 
 @pytest.mark.parametrize(

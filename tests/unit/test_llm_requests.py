@@ -24,7 +24,7 @@ from inference_worker.backends.llm import (
 from inference_worker.contracts import ScoreRequest
 from inference_worker.scoring import ScoreModel
 from inference_worker.taxonomy import UNKNOWN, load_taxonomy
-from journeys_app.settings import Settings
+from journeys_app.core.settings import Settings
 
 SETTINGS = Settings()
 TAXONOMY = load_taxonomy(SETTINGS.journeys_dir / "intents.yaml")

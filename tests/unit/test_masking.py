@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from journeys_app.masking import PiiMaskingFilter, mask_email, mask_phone, mask_text
+from journeys_app.core.masking import PiiMaskingFilter, mask_email, mask_phone, mask_text
 
 
 @pytest.mark.parametrize(
@@ -85,8 +85,8 @@ def test_logging_filter_masks_message_and_args(caplog: pytest.LogCaptureFixture)
 
 
 def test_setup_logging_installs_the_filter_on_root_handlers(tmp_path: object) -> None:
-    from journeys_app.settings import Settings
-    from journeys_app.telemetry import setup_logging
+    from journeys_app.core.settings import Settings
+    from journeys_app.core.telemetry import setup_logging
 
     root = logging.getLogger()
     added = logging.StreamHandler()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from journeys_app.gateway.ratelimit import RateLimiter
+from journeys_app.edges.gateway.ratelimit import RateLimiter
 
 
 def test_bucket_refills_and_keeps_a_reserve_for_vips() -> None:

@@ -7,7 +7,7 @@ import pytest
 from inference_worker.contracts import CopyRequest
 from inference_worker.rules import MAX_RULES_CONFIDENCE, RulesBackend
 from inference_worker.taxonomy import UNKNOWN
-from journeys_app.settings import Settings
+from journeys_app.core.settings import Settings
 
 
 @pytest.fixture

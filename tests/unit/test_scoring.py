@@ -11,7 +11,7 @@ import yaml
 
 from inference_worker.contracts import IntentResult, ScoreRequest
 from inference_worker.scoring import ScoreModel, ScoringConfig, ScoringConfigError, load_scoring, sigmoid
-from journeys_app.settings import PROJECT_ROOT
+from journeys_app.core.settings import PROJECT_ROOT
 
 SCORING_YAML = PROJECT_ROOT / "journeys" / "scoring.yaml"
 CUSTOMERS = {

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from journeys_app.catalog import template_checker
-from journeys_app.cli import app
-from journeys_app.settings import PROJECT_ROOT
+from journeys_app.core.settings import PROJECT_ROOT
+from journeys_app.edges.cli import app
+from journeys_app.service.catalog import template_checker
 from workflows.validation import SpecError, journey_files, load_journeys, parse_journey
 
 JOURNEYS = PROJECT_ROOT / "journeys"

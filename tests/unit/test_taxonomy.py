@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from inference_worker.taxonomy import MIN_EXAMPLES, TaxonomyError, load_taxonomy
-from journeys_app.settings import Settings
+from journeys_app.core.settings import Settings
 
 
 def test_the_shipped_taxonomy_has_enough_examples_per_label() -> None:

@@ -10,7 +10,7 @@ import pytest
 from jinja2 import TemplateError
 
 from inference_worker.message_templates import CopyTemplateError, TemplateLibrary, template_problems
-from journeys_app.settings import Settings
+from journeys_app.core.settings import Settings
 
 ESCAPES = [
     "{{ ''.__class__.__mro__[1].__subclasses__() }}",

@@ -25,8 +25,8 @@ from activities import contracts as ac
 from activities.inference_fallback import InferenceFallbackActivities
 from inference_worker import contracts as ic
 from inference_worker.activities import classify_then_score
-from journeys_app.settings import Settings
-from journeys_app.stack import SERVER_STARTUP, find_binary
+from journeys_app.core.settings import Settings
+from journeys_app.devtools.stack import SERVER_STARTUP, find_binary
 from workflows.journey import JourneyWorkflow
 from workflows.models import CustomerEvent, JourneyInput
 from workflows.sandbox import journey_workflow_runner

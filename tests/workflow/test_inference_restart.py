@@ -15,7 +15,7 @@ from temporalio.worker import Worker
 
 from activities.inference_fallback import InferenceFallbackActivities
 from inference_worker import contracts as ic
-from journeys_app.settings import Settings
+from journeys_app.core.settings import Settings
 from tests.workflow.conftest import Fakes
 from workflows.journey import JourneyWorkflow
 from workflows.models import CustomerEvent, JourneyInput

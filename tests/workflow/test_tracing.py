@@ -7,8 +7,8 @@ import uuid
 from opentelemetry import trace
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
-from journeys_app.settings import Settings
-from journeys_app.temporal import connect
+from journeys_app.core.settings import Settings
+from journeys_app.core.temporal import connect
 from workflows.journey import JourneyWorkflow
 from workflows.models import CustomerEvent, JourneyInput
 from workflows.validation import parse_journey

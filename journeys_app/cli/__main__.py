@@ -1,3 +1,0 @@
-from journeys_app.cli import app
-
-app()

@@ -1,0 +1,1 @@
+"""Core: settings, masking, telemetry and the Temporal connection, which every layer above uses."""

@@ -1,0 +1,1 @@
+"""Dev tooling apart from the product: the demo, benchmarks, the embedded stack and the mail sink."""

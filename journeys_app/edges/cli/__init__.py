@@ -1,0 +1,9 @@
+"""`journeys`: the command line for marketers, MA engineers, reviewers and operators.
+
+One module per command group; importing them registers their commands on `app`.
+"""
+
+from journeys_app.edges.cli import bench, evaluation, journeys, operations, processes, reviews  # noqa: F401
+from journeys_app.edges.cli.common import app
+
+__all__ = ["app"]

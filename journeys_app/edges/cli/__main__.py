@@ -1,0 +1,3 @@
+from journeys_app.edges.cli import app
+
+app()

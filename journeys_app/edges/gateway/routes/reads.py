@@ -1,0 +1,62 @@
+"""Read access for other tools: the journeys, runs as the store has them, a run's live state."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from temporalio.service import RPCError
+
+from journeys_app.edges.gateway.auth import Gate
+from journeys_app.edges.gateway.errors import GatewayError
+from journeys_app.service.journey_service import JourneyService
+from journeys_app.store import queries
+from journeys_app.store.api_keys import KeyInfo
+from workflows.models import RunState
+
+
+def read_routes(service: JourneyService, gate: Gate) -> APIRouter:
+    router = APIRouter(tags=["read"])
+
+    @router.get("/v1/journeys")
+    async def journeys(key: KeyInfo = gate.read_key) -> list[dict[str, Any]]:
+        """The journeys this deployment runs, with their trigger events."""
+        return [
+            {
+                "id": j.spec.id,
+                "version": j.spec.version,
+                "description": j.spec.description,
+                "trigger": j.spec.trigger.event,
+                "spec_hash": j.spec_hash,
+            }
+            for j in service.catalog.values()
+        ]
+
+    @router.get("/v1/runs")
+    async def runs(
+        key: KeyInfo = gate.read_key,
+        customer_id: str | None = None,
+        journey_id: str | None = None,
+        status: str | None = None,
+        limit_: Annotated[int, Query(alias="limit", ge=1, le=500)] = 50,
+    ) -> list[queries.RunSummary]:
+        """Runs, newest first."""
+        return await queries.list_runs(service.sessionmaker, journey_id, customer_id, status, limit_)
+
+    @router.get("/v1/runs/{workflow_id}")
+    async def run(workflow_id: str, key: KeyInfo = gate.read_key) -> queries.RunDetail:
+        """One run with every step result and message."""
+        detail = await queries.get_run(service.sessionmaker, workflow_id)
+        if detail is None:
+            raise GatewayError(404, f"no run {workflow_id!r}")
+        return detail
+
+    @router.get("/v1/runs/{workflow_id}/state")
+    async def run_state(workflow_id: str, key: KeyInfo = gate.read_key) -> RunState:
+        """The run's live state from the workflow itself: current step, what it waits for, results."""
+        try:
+            return await service.state(workflow_id)
+        except RPCError as exc:
+            raise GatewayError(404, f"no running or recent run {workflow_id!r}", exc.message) from exc
+
+    return router

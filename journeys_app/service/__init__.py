@@ -1,0 +1,1 @@
+"""The client service: what the edges call to start, signal, decide, enrol and preview journeys."""
