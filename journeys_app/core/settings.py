@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     embedded_temporal_port: int = 7233
     embedded_temporal_ui_port: int = 8233
+    # Payloads (run inputs, step results, signals) are encrypted before they reach Temporal, with
+    # AES-256-GCM. Keys: JOURNEYS_PAYLOAD_KEYS as JSON {"key id": "base64 of 32 bytes", ...} with
+    # JOURNEYS_PAYLOAD_KEY_ID naming the one that encrypts (the others only decrypt: rotation);
+    # or, when none are given, a key file kept in <state_dir>/payload_keys.json (one host only).
+    payload_encryption: bool = True
+    payload_keys: dict[str, str] = Field(default_factory=dict)
+    payload_key_id: str = ""
     journey_task_queue: str = "journeys"
     inference_task_queue: str = "inference"
 
@@ -159,6 +166,12 @@ class Settings(BaseSettings):
     # A verified API key is trusted this long without a store read; a revocation takes effect
     # within it. 0: every request reads the key.
     gateway_key_cache_s: float = Field(default=5.0, ge=0, le=300)
+    # The gateway's codec endpoint (/codec/decode, /codec/encode) decrypts payloads for Temporal's
+    # web UI and CLI, for keys with the `codec` scope. Browsers may call it from these UI origins.
+    # Without a key only when codec_ui_without_key is on: `journeys up` turns it on for its own UI,
+    # on this host alone.
+    codec_ui_origins: list[str] = Field(default_factory=list)
+    codec_ui_without_key: bool = False
 
     log_level: str = "INFO"
 

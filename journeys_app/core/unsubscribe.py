@@ -12,6 +12,7 @@ import secrets
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from journeys_app.core.settings import Settings
+from journeys_app.core.state_secrets import kept_secret
 
 SALT = "journeys-unsubscribe"
 UNSUBSCRIBED_EVENT = "unsubscribed"
@@ -25,12 +26,7 @@ def _secret(settings: Settings) -> str:
     """JOURNEYS_LINK_SECRET, or one made once and kept in the state folder (one host only)."""
     if settings.link_secret:
         return settings.link_secret
-    path = settings.state_dir / "link_secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return kept_secret(settings.state_dir / "link_secret", lambda: secrets.token_urlsafe(32))
 
 
 def _serializer(settings: Settings) -> URLSafeSerializer:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from journeys_app.core.settings import Settings
+from journeys_app.core.temporal import data_converter
 
 if TYPE_CHECKING:
     from temporalio.testing import WorkflowEnvironment
@@ -47,6 +48,19 @@ def temporal_cli() -> str:
     if not path:
         raise StackError("the `temporal` CLI is missing; install the project (make setup)")
     return path
+
+
+def ui_reads_payloads(settings: Settings) -> Settings:
+    """Settings with which the embedded dev server's web UI shows payloads decrypted: it calls the
+    gateway's codec endpoint from its own origin, keyless, on this host only. A UI elsewhere calls
+    it with a key of the `codec` scope (docs/operations.md)."""
+    if settings.temporal_address:
+        return settings
+    ui = settings.embedded_temporal_ui_port
+    origins = [f"http://127.0.0.1:{ui}", f"http://localhost:{ui}"]
+    return settings.model_copy(
+        update={"codec_ui_origins": [*settings.codec_ui_origins, *origins], "codec_ui_without_key": True}
+    )
 
 
 @asynccontextmanager
@@ -86,6 +100,8 @@ async def embedded_temporal(settings: Settings, timeout: float = 60.0) -> AsyncI
         "--log-level",
         "warn",
     ]
+    if settings.codec_ui_without_key:  # the UI decrypts through the gateway's codec endpoint
+        command += ["--ui-codec-endpoint", f"{settings.public_url.rstrip('/')}/codec"]
     process = await asyncio.create_subprocess_exec(*command, stdout=log_file, stderr=subprocess.STDOUT)
     try:
         deadline = asyncio.get_running_loop().time() + timeout
@@ -108,10 +124,10 @@ async def embedded_temporal(settings: Settings, timeout: float = 60.0) -> AsyncI
 
 
 @asynccontextmanager
-async def throwaway_dev_server(**kwargs: Any) -> AsyncIterator[WorkflowEnvironment]:
-    """An in-memory dev server for benchmarks; its start-up banner goes to stderr, not stdout,
-    so `--json` output stays pure JSON (the child inherits file descriptor 1 at spawn)."""
-    from temporalio.contrib.pydantic import pydantic_data_converter
+async def throwaway_dev_server(settings: Settings, **kwargs: Any) -> AsyncIterator[WorkflowEnvironment]:
+    """An in-memory dev server for benchmarks, its client converting payloads as the product's do;
+    its start-up banner goes to stderr, not stdout, so `--json` output stays pure JSON (the child
+    inherits file descriptor 1 at spawn)."""
     from temporalio.testing import WorkflowEnvironment
 
     sys.stdout.flush()
@@ -119,7 +135,7 @@ async def throwaway_dev_server(**kwargs: Any) -> AsyncIterator[WorkflowEnvironme
     os.dup2(2, 1)
     try:
         env = await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
+            data_converter=data_converter(settings),
             dev_server_existing_path=find_binary("temporal"),
             dev_server_log_level="error",
             dev_server_startup_timeout=SERVER_STARTUP,

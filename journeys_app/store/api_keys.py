@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from journeys_app.store.engine import SessionMaker
 from journeys_app.store.schema import ApiKey, Reviewer, utcnow
 
-Scope = Literal["ingest", "decide", "read", "review"]
+Scope = Literal["ingest", "decide", "read", "review", "codec"]
 SCOPES: tuple[str, ...] = get_args(Scope)
 _KEY = re.compile(r"^jk_([a-z0-9]{8})_([A-Za-z0-9_-]{20,})$")
 

@@ -7,6 +7,7 @@ gets its own task queues.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import uuid
@@ -16,10 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
+from temporalio.converter import PayloadCodec
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from journeys_app.core.payload_codec import ENCODING
 from journeys_app.core.settings import Settings
 from journeys_app.devtools.demo import review_groups
 from journeys_app.runtime import journey_worker
@@ -32,6 +37,21 @@ from workflows.journey import JourneyWorkflow
 from workflows.models import RunState
 
 HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
+ENCRYPTED = base64.b64encode(ENCODING).decode()
+
+
+async def decrypted(value: Any, codec: PayloadCodec | None) -> Any:
+    """A history as JSON with its payloads in clear, so a recording replays under any key."""
+    if codec is None:
+        return value
+    if isinstance(value, dict):
+        if value.get("metadata", {}).get("encoding") == ENCRYPTED:
+            [plain] = await codec.decode([json_format.ParseDict(value, Payload())])
+            return json_format.MessageToDict(plain)
+        return {key: await decrypted(item, codec) for key, item in value.items()}
+    if isinstance(value, list):
+        return [await decrypted(item, codec) for item in value]
+    return value
 
 
 @dataclass
@@ -66,7 +86,10 @@ class Stack:
         history = await self.client.get_workflow_handle(workflow_id).fetch_history()
         HISTORIES.mkdir(parents=True, exist_ok=True)
         # The workflow id too: review ids are made from it, and a replay under another id differs.
-        recorded = {"workflowId": workflow_id, **history.to_json_dict()}
+        recorded = {
+            "workflowId": workflow_id,
+            **await decrypted(history.to_json_dict(), self.client.data_converter.payload_codec),
+        }
         (HISTORIES / f"{name}.json").write_text(json.dumps(recorded, indent=1))
 
 

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from journeys_app.core.temporal import data_converter
 from journeys_app.devtools.mail_sink import local_mail_sink
 from journeys_app.devtools.stack import find_binary
 from journeys_app.runtime import journey_worker
@@ -86,7 +86,7 @@ async def cart(local_backend: Any, tmp_path: Path) -> AsyncIterator[CartStack]:
         )
         async with (
             await WorkflowEnvironment.start_time_skipping(
-                data_converter=pydantic_data_converter, test_server_existing_path=path
+                data_converter=data_converter(settings), test_server_existing_path=path
             ) as env,
             open_database(settings) as (_, sessionmaker),
         ):

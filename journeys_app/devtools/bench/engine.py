@@ -143,7 +143,7 @@ async def _measure(
 @asynccontextmanager
 async def _bench_stack(settings: Settings, models: str, task_queue: str) -> AsyncIterator[Client]:
     async with AsyncExitStack() as stack:
-        env = await stack.enter_async_context(throwaway_dev_server())
+        env = await stack.enter_async_context(throwaway_dev_server(settings))
         _, sessionmaker = await stack.enter_async_context(open_database(settings))
         journey_acts = JourneyActivities(sessionmaker, settings)
         precompile(Path(bare_workflow.__file__))  # as the runner does for the journey workflow

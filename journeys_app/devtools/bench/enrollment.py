@@ -46,7 +46,7 @@ async def run_enrollment_bench(
             parked = settings.model_copy(update={"journey_task_queue": f"bench-parked-{tag}"})
             segment = settings.state_dir / "segment.csv"
             segment.write_text("id\n" + "".join(f"bench-{tag}-{i}\n" for i in range(customers)))
-            async with throwaway_dev_server() as env, open_database(settings) as (_, sessionmaker):
+            async with throwaway_dev_server(settings) as env, open_database(settings) as (_, sessionmaker):
                 catalog = load_catalog(settings)
                 batch_service = JourneyService(env.client, settings, catalog, sessionmaker)
                 worker = Worker(

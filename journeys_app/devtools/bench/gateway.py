@@ -187,7 +187,7 @@ async def run_gateway_bench(
             _,
         ):
             async with (
-                throwaway_dev_server() as env,
+                throwaway_dev_server(settings) as env,
                 open_database(settings) as (_, sessionmaker),
                 _process(settings, "worker", env.client.service_client.config.target_host),
                 _process(settings, "inference-worker", env.client.service_client.config.target_host),

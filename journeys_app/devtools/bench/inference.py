@@ -108,7 +108,7 @@ async def run_inference_bench(
         copy = await backend.generate_copy(request)
         copy_tokens_per_s = round(copy.tokens / (time.perf_counter() - began), 1)
 
-        async with throwaway_dev_server() as env:
+        async with throwaway_dev_server(settings) as env:
             client = env.client
             task_queue, noop_queue = f"bench-roundtrip-{tag}", f"bench-noop-{tag}"
             async with (

@@ -33,7 +33,16 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 
 def command_settings() -> Settings:
-    settings = get_settings()
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    try:
+        settings = get_settings()
+    except SettingsError as exc:  # a value the environment holds is not JSON where JSON is needed
+        fail(f"{exc}: check that environment variable (docs/operations.md, Settings)")
+    except ValidationError as exc:
+        problems = "; ".join(f"JOURNEYS_{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors())
+        fail(f"invalid settings: {problems}")
     setup_logging(settings)
     return settings
 
@@ -43,6 +52,7 @@ def run_command(coro: Awaitable[T]) -> T:
     from temporalio.client import WorkflowUpdateFailedError
     from temporalio.service import RPCError
 
+    from journeys_app.core.payload_keys import PayloadKeyError
     from journeys_app.core.temporal import TemporalUnreachable
     from journeys_app.devtools.stack import StackError
     from journeys_app.service.journey_service import (
@@ -75,6 +85,7 @@ def run_command(coro: Awaitable[T]) -> T:
         SpecError,
         StackError,
         TemporalUnreachable,
+        PayloadKeyError,
     ) as exc:
         fail(str(exc).strip("'\""))
     raise AssertionError("unreachable")

@@ -1,4 +1,4 @@
-"""The store, dead letters, customer records and the audit log, for operators."""
+"""The store, dead letters, customer records, the audit log and payload keys, for operators."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ customers_app = typer.Typer(help="The customer records journeys read.", no_args_
 app.add_typer(customers_app, name="customers")
 audit_app = typer.Typer(help="The audit log: model calls, reviews, sends, consent.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+payload_keys_app = typer.Typer(help="The keys that encrypt payloads in Temporal.", no_args_is_help=True)
+app.add_typer(payload_keys_app, name="payload-keys")
 
 
 @db_app.command("upgrade")
@@ -183,4 +185,20 @@ def customers_erase(
         f"{customer_id} erased: {report.runs} runs, {report.messages} messages, "
         f"{report.reviews} reviews, {report.notifications} notifications, "
         f"{report.audit_entries} audit entries (an audit entry records the erasure)"
+    )
+
+
+@payload_keys_app.command("rotate")
+def payload_keys_rotate() -> None:
+    """Encrypt new payloads with a new key; the old keys stay, so every run still reads."""
+    from journeys_app.core.payload_keys import PayloadKeyError, key_file, rotate_key_file
+
+    settings = command_settings()
+    try:
+        key_id = rotate_key_file(settings)
+    except PayloadKeyError as exc:
+        fail(str(exc))
+    console.print(
+        f"new payload key {key_id} in {key_file(settings)}; restart every worker, gateway and console "
+        "so they encrypt with it (all of them must share that file)"
     )

@@ -26,7 +26,9 @@ app.add_typer(keys_app, name="keys")
 @app.command()
 def up() -> None:
     """Start everything here: the Temporal dev server (with its web UI), both workers, the store."""
-    settings = command_settings()
+    from journeys_app.devtools.stack import ui_reads_payloads
+
+    settings = ui_reads_payloads(command_settings())
 
     async def main() -> None:
         from journeys_app.edges.http_server import serve_console, serve_gateway
@@ -103,7 +105,9 @@ def gateway_cmd() -> None:
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="Who uses the key, e.g. braze-prod.")],
-    scopes: Annotated[str, typer.Option(help="Comma-separated: ingest, decide, read, review.")] = "ingest",
+    scopes: Annotated[
+        str, typer.Option(help="Comma-separated: ingest, decide, read, review, codec.")
+    ] = "ingest",
     reviewer: Annotated[
         str | None, typer.Option(help="With the review scope: the reviewer account the key decides as.")
     ] = None,

@@ -1,4 +1,5 @@
-"""The HTTP gateway: Segment's tracking API, the synchronous decide call, reads and reviews.
+"""The HTTP gateway: Segment's tracking API, the synchronous decide call, reads, reviews and the
+Temporal codec endpoint.
 
 Thin routes, one router per feature (`routes/`): authentication and limits in `auth.py`, body
 decoding in `reading.py`, refusals in `errors.py`; the work is in `Ingest` and `JourneyService`.
@@ -15,6 +16,7 @@ from journeys_app.edges.gateway.errors import install_error_handlers
 from journeys_app.edges.gateway.ingest import Ingest
 from journeys_app.edges.gateway.limits import BodyLimit
 from journeys_app.edges.gateway.openapi import documented_openapi
+from journeys_app.edges.gateway.routes.codec import codec_routes
 from journeys_app.edges.gateway.routes.journeys import journey_routes
 from journeys_app.edges.gateway.routes.reads import read_routes
 from journeys_app.edges.gateway.routes.reviews import review_routes
@@ -39,4 +41,5 @@ def create_gateway_app(service: JourneyService, settings: Settings) -> FastAPI:
     app.include_router(read_routes(service, gate))
     app.include_router(review_routes(service, gate))
     app.include_router(unsubscribe_routes(service))
+    app.include_router(codec_routes(service, gate))
     return app

@@ -39,21 +39,25 @@ class Gate:
                 self._verified[key] = info
         return info
 
+    async def check(self, request: Request, scope: str) -> KeyInfo:
+        """The request's key, which must hold this scope."""
+        key = key_from(request)
+        if not key:
+            raise GatewayError(
+                401, "missing API key", "send it as Basic auth user name or Bearer token", CHALLENGE
+            )
+        info = await self._verified_key(key)
+        if info is None:
+            raise GatewayError(401, "unknown or revoked API key", None, CHALLENGE)
+        if scope not in info.scopes:
+            raise GatewayError(403, f"this key lacks the {scope!r} scope", {"scopes": info.scopes})
+        return info
+
     def scope(self, name: str) -> Any:
         """A route dependency: the request's key, which must hold this scope."""
 
         async def require(request: Request) -> KeyInfo:
-            key = key_from(request)
-            if not key:
-                raise GatewayError(
-                    401, "missing API key", "send it as Basic auth user name or Bearer token", CHALLENGE
-                )
-            info = await self._verified_key(key)
-            if info is None:
-                raise GatewayError(401, "unknown or revoked API key", None, CHALLENGE)
-            if name not in info.scopes:
-                raise GatewayError(403, f"this key lacks the {name!r} scope", {"scopes": info.scopes})
-            return info
+            return await self.check(request, name)
 
         return Depends(require)
 

@@ -12,13 +12,17 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Segment's limits: 32 KB per message, 500 KB per batch request.
+# Segment's limits: 32 KB per message, 500 KB per batch request. The codec endpoint takes the
+# payloads of a whole history page, as Temporal's UI sends them.
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
+MAX_CODEC_BYTES = 8 * 1024 * 1024
 
 
 def limit_for(path: str) -> int:
     """The most bytes a request body to this path may have."""
+    if path.startswith("/codec/"):
+        return MAX_CODEC_BYTES
     return MAX_BATCH_BYTES if path.rstrip("/") == "/v1/batch" else MAX_MESSAGE_BYTES
 
 

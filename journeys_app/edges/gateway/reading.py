@@ -33,6 +33,19 @@ def key_from(request: Request) -> str | None:
 
 async def read_body(request: Request, limit: int) -> Any:
     """The JSON body, gunzipped if sent with Content-Encoding: gzip, within `limit` bytes."""
+    data = await read_body_bytes(request, limit)
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise GatewayError(400, "malformed JSON", str(exc)) from exc
+    except RecursionError as exc:
+        raise GatewayError(
+            400, "JSON nested too deep", "nest objects and lists at most 32 levels deep"
+        ) from exc
+
+
+async def read_body_bytes(request: Request, limit: int) -> bytes:
+    """The body, gunzipped if sent with Content-Encoding: gzip, within `limit` bytes."""
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
@@ -48,14 +61,7 @@ async def read_body(request: Request, limit: int) -> Any:
             raise GatewayError(413, f"request body larger than {limit // 1024} KB once decompressed")
     else:
         data = bytes(raw)
-    try:
-        return json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise GatewayError(400, "malformed JSON", str(exc)) from exc
-    except RecursionError as exc:
-        raise GatewayError(
-            400, "JSON nested too deep", "nest objects and lists at most 32 levels deep"
-        ) from exc
+    return data
 
 
 async def read_model(request: Request, model: type[T]) -> T:
