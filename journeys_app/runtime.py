@@ -39,12 +39,20 @@ async def journey_worker(
         *InferenceFallbackActivities(settings).all(),
         *EnrollmentActivities(service).all(),
     ]
+    sizing = {
+        "max_concurrent_workflow_tasks": settings.journey_max_concurrent_workflow_tasks,
+        "max_concurrent_activities": settings.journey_max_concurrent_activities,
+        "max_cached_workflows": settings.journey_max_cached_workflows,
+        "max_concurrent_workflow_task_polls": settings.journey_workflow_task_pollers,
+        "max_concurrent_activity_task_polls": settings.journey_activity_task_pollers,
+    }
     worker = Worker(
         client,
         task_queue=settings.journey_task_queue,
         workflows=[JourneyWorkflow, EnrollmentWorkflow],
         activities=activities,
         workflow_runner=journey_workflow_runner(),
+        **{name: value for name, value in sizing.items() if value is not None},  # else the SDK's defaults
     )
     async with worker:
         log.info("journey worker polling task queue %r", settings.journey_task_queue)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -124,8 +125,10 @@ class RunState(_Model):
     customer_id: str
     status: Literal["running", "completed", "exited", "failed"]
     current_step: str | None
-    waiting_for: str | None
+    waiting_for: str | None  # in words: "event order_placed", "review rv-… (vip-care)", "quiet hours to end"
+    waiting_until: datetime | None = None  # when that wait times out (UTC); none for a wait without end
     deferred_until: datetime | None = None  # a marketing send held by quiet hours goes out then
+    customer_timezone: str | None = None
     path: list[str]
     results: dict[str, Any]
     pending_review: PendingReview | None
@@ -133,3 +136,22 @@ class RunState(_Model):
     goal_reached_at: datetime | None
     outcome: str | None
     trigger: CustomerEvent | None = None  # what started the run (reviewers see the message)
+
+    def wait_description(self) -> str | None:
+        """ "waiting for event order_placed until 2026-12-07 08:00 Europe/Berlin (07:00 UTC)"."""
+        if not self.waiting_for:
+            return None
+        if self.waiting_until is None:
+            return f"waiting for {self.waiting_for}"
+        utc = self.waiting_until.astimezone(UTC)
+        try:
+            zone = ZoneInfo(self.customer_timezone or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo("UTC")
+        local = self.waiting_until.astimezone(zone)
+        if zone.key == "UTC":
+            return f"waiting for {self.waiting_for} until {utc:%Y-%m-%d %H:%M} UTC"
+        return (
+            f"waiting for {self.waiting_for} until {local:%Y-%m-%d %H:%M} {zone.key} "
+            f"({utc:%Y-%m-%d %H:%M} UTC)"
+        )

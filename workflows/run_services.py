@@ -78,7 +78,8 @@ class RunServices:
         self.review_decision: ReviewDecision | None = None
         self._input: JourneyInput | None = None
         self._current: str | None = None
-        self._waiting_for: str | None = None
+        self._waiting_for: str | None = None  # what the run waits for, in words
+        self._waiting_until: datetime | None = None  # when the wait times out, if it does
         self._deferred_until: datetime | None = None  # a send held by quiet hours
         self._exit_event: str | None = None
         self._decision_ready = False
@@ -144,6 +145,7 @@ class RunServices:
                 schedule_to_start_timeout=timedelta(seconds=pickup),
                 heartbeat_timeout=INFERENCE_HEARTBEAT_TIMEOUT,
                 retry_policy=STEP_RETRY,
+                summary=self._current,
             )
         except ActivityError as exc:
             if is_permanent(exc) or not workflow.patched(INFERENCE_FALLBACK_PATCH):
@@ -157,6 +159,7 @@ class RunServices:
             result_type=result_type,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=STEP_RETRY,
+            summary=f"{self._current} (rules: no inference worker)",
         )
 
     async def effect(self, name: str, request: Any, result_type: type[T]) -> T:
@@ -166,19 +169,29 @@ class RunServices:
             result_type=result_type,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=STEP_RETRY,
+            summary=self._current,
         )
 
-    async def wait(self, ready: Any, timeout: timedelta | None, *, quiet_hours: bool = False) -> bool:
+    async def wait(
+        self, ready: Any, timeout: timedelta | None, *, what: str, quiet_hours: bool = False
+    ) -> bool:
+        """Wait until `ready()` or the timeout; `what` tells operators (state query, Temporal UI's
+        timer summary) what the run waits for."""
         await self.flush_steps()  # what a waiting run has done is in the store
-        self._waiting_for = getattr(self.pending_review, "review_id", None) or self._current
-        if quiet_hours and timeout is not None:
-            self._deferred_until = self.now() + timeout
+        self._waiting_for = what
+        self._waiting_until = self.now() + timeout if timeout is not None else None
+        if quiet_hours:
+            self._deferred_until = self._waiting_until
         try:
-            await workflow.wait_condition(lambda: self._exit_event is not None or ready(), timeout=timeout)
+            await workflow.wait_condition(
+                lambda: self._exit_event is not None or ready(),
+                timeout=timeout,
+                timeout_summary=f"{self._current}: {what}" if timeout is not None else None,
+            )
         except TimeoutError:
             return False
         finally:
-            self._waiting_for = self._deferred_until = None
+            self._waiting_for = self._waiting_until = self._deferred_until = None
         if self._exit_event is not None:
             raise RunExited(self._exit_event)
         return True
@@ -192,6 +205,7 @@ class RunServices:
                 result_type=LoadCustomerResult,
                 start_to_close_timeout=RECORD_TIMEOUT,
                 retry_policy=RECORD_RETRY,
+                summary="begin run: record it, load the customer",
             )
             self.customer = begun.customer
             return
@@ -230,7 +244,11 @@ class RunServices:
                 await self.flush_steps()
             return
         await workflow.execute_local_activity(
-            RECORD_STEP, record, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY
+            RECORD_STEP,
+            record,
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
+            summary=f"record step {record.step_id}",
         )
 
     async def flush_steps(self) -> None:
@@ -243,6 +261,7 @@ class RunServices:
             RecordStepsRequest(steps=records),
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=RECORD_RETRY,
+            summary="record steps " + ", ".join(dict.fromkeys(r.step_id for r in records)),
         )
 
     async def _finish(self, status: str, outcome: str) -> JourneyResult:
@@ -253,7 +272,11 @@ class RunServices:
         if self._batched:
             finish.steps, self._unrecorded = self._unrecorded, []
             await workflow.execute_local_activity(
-                FINISH_RUN, finish, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY
+                FINISH_RUN,
+                finish,
+                start_to_close_timeout=RECORD_TIMEOUT,
+                retry_policy=RECORD_RETRY,
+                summary=f"finish: {outcome}",
             )
         else:
             await workflow.execute_activity(

@@ -26,6 +26,15 @@ class Settings(BaseSettings):
         default="", validation_alias=AliasChoices("JOURNEYS_TEMPORAL_ADDRESS", "TEMPORAL_ADDRESS")
     )
     temporal_namespace: str = "default"
+    # A Temporal cluster beyond this host: an API key (Temporal Cloud) and/or TLS. TLS is on with an
+    # API key or TLS files unless temporal_tls is false; the CA file for a private CA, the cert and
+    # key files for mTLS, the server name where it differs from the address's host.
+    temporal_api_key: str = ""
+    temporal_tls: bool | None = None
+    temporal_tls_ca_file: Path | None = None
+    temporal_tls_cert_file: Path | None = None
+    temporal_tls_key_file: Path | None = None
+    temporal_tls_server_name: str = ""
     embedded_temporal_port: int = 7233
     embedded_temporal_ui_port: int = 8233
     # Payloads (run inputs, step results, signals) are encrypted before they reach Temporal, with
@@ -36,6 +45,13 @@ class Settings(BaseSettings):
     payload_keys: dict[str, str] = Field(default_factory=dict)
     payload_key_id: str = ""
     journey_task_queue: str = "journeys"
+    # Journey worker sizing (empty: the Temporal SDK's defaults). See docs/operations.md,
+    # "Running on a Temporal cluster".
+    journey_max_concurrent_workflow_tasks: int | None = Field(default=None, ge=1)
+    journey_max_concurrent_activities: int | None = Field(default=None, ge=1)
+    journey_max_cached_workflows: int | None = Field(default=None, ge=0)
+    journey_workflow_task_pollers: int | None = Field(default=None, ge=1)
+    journey_activity_task_pollers: int | None = Field(default=None, ge=1)
     inference_task_queue: str = "inference"
 
     # Database. Empty = SQLite file under state_dir.

@@ -177,7 +177,8 @@ class _TemporalClient(JourneysClient):
         detail = await queries.get_run(self.service.sessionmaker, workflow_id)
         if detail is None:
             raise JourneysError(404, f"no run {workflow_id!r}")
-        return detail
+        [live] = await self.service.live([detail])
+        return live
 
 
 @contextlib.contextmanager

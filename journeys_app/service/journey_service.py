@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -87,6 +88,8 @@ class TriggerFilterError(ValueError):
 # Workflow ids are journey:customer:key; Temporal refuses ids over 1,000 bytes, and a key this long
 # is a mistake (a message body, not an id).
 MAX_ENTRY_KEY = 200
+LIVE_STATE_TIMEOUT_S = 1.0
+R = TypeVar("R", bound=queries.RunSummary)
 
 
 def _event_field(name: str) -> str:
@@ -336,6 +339,29 @@ class JourneyService:
 
     async def state(self, workflow_id: str) -> RunState:
         return await self.handle(workflow_id).query(JourneyWorkflow.state)
+
+    async def live(self, runs: Sequence[R]) -> list[R]:
+        """Runs as the store has them, the running ones brought up to date from the workflow's own
+        state: path, current step, what it waits for and until when. A run that does not answer
+        within a second keeps the store's view."""
+
+        async def one(run: R) -> R:
+            if run.status != "running":
+                return run
+            try:
+                state = await asyncio.wait_for(self.state(run.workflow_id), LIVE_STATE_TIMEOUT_S)
+            except (RPCError, WorkflowQueryFailedError, TimeoutError):
+                return run
+            return run.model_copy(
+                update={
+                    "path": state.path,
+                    "current_step": state.current_step,
+                    "waiting_for": state.waiting_for,
+                    "waiting_until": state.waiting_until,
+                }
+            )
+
+        return list(await asyncio.gather(*(one(run) for run in runs)))
 
     async def resolve_dead_letter(self, workflow_id: str, action: DeadLetterAction) -> str:
         """Retry the run's parked step (same effect key, so nothing is sent twice) or discard it."""

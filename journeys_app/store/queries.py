@@ -41,6 +41,11 @@ class RunSummary(_Record):
     path: list[str]
     started_at: datetime
     finished_at: datetime | None
+    # A running run's live position, from the workflow's own state (the store has its path only
+    # up to its last wait): see JourneyService.live.
+    current_step: str | None = None
+    waiting_for: str | None = None
+    waiting_until: datetime | None = None
 
 
 class StepRecord(_Record):

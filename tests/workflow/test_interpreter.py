@@ -612,8 +612,11 @@ async def test_a_send_held_by_quiet_hours_shows_when_it_goes_out(harness):
         if state.deferred_until is not None:
             break
         await harness.env.sleep(timedelta(hours=1))
-    assert state.current_step == "promo" and state.waiting_for == "promo"
+    assert state.current_step == "promo" and state.waiting_for == "quiet hours to end"
     assert state.deferred_until.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M") == "08:00"
+    assert state.waiting_until == state.deferred_until and state.customer_timezone == "Europe/Berlin"
+    released = f"{state.deferred_until.astimezone(ZoneInfo('UTC')):%Y-%m-%d %H:%M} UTC"
+    assert state.wait_description().endswith(f" 08:00 Europe/Berlin ({released})"), state.wait_description()
     await handle.result()
     assert (await handle.query(JourneyWorkflow.state)).deferred_until is None
 

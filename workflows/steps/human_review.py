@@ -146,7 +146,11 @@ async def human_review(step: HumanReviewStep, run: Run) -> Outcome:
         else:
             run.pending_review = pending
             await _record(run, pending, "pending")
-        decided = await run.wait(lambda: run.review_decision is not None, step.deadline)
+        decided = await run.wait(
+            lambda: run.review_decision is not None,
+            step.deadline,
+            what=f"review {pending.review_id} ({pending.group})",
+        )
         if not decided and step.on_timeout.escalate_to:
             pending = pending.model_copy(
                 update={
@@ -157,7 +161,11 @@ async def human_review(step: HumanReviewStep, run: Run) -> Outcome:
             )
             run.pending_review = pending
             await _record(run, pending, "escalated")
-            decided = await run.wait(lambda: run.review_decision is not None, step.on_timeout.deadline)
+            decided = await run.wait(
+                lambda: run.review_decision is not None,
+                step.on_timeout.deadline,
+                what=f"review {pending.review_id} (escalated to {pending.group})",
+            )
         run.pending_review = None
         decision = run.review_decision if decided else None
         if decision is None or decision.decision != "regenerate":

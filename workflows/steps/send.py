@@ -56,7 +56,7 @@ async def send(step: SendStep, run: Run) -> Outcome:
         # The allowed window is the end of quiet hours until their start, in the customer's zone.
         delay = until_window(run.now(), run.customer.timezone, quiet.end, quiet.start)
         if delay > timedelta(0):
-            await run.wait(lambda: False, delay, quiet_hours=True)
+            await run.wait(lambda: False, delay, what="quiet hours to end", quiet_hours=True)
             deferred = {
                 "deferred_until": run.now().isoformat(),
                 "deferred_seconds": int(delay.total_seconds()),

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import model_validator
 
-from workflows.durations import Duration
+from workflows.durations import Duration, format_duration
 from workflows.language import StepBase, TimeWindow
 from workflows.steps.base import Outcome, Run, StepKind
 
@@ -49,12 +49,15 @@ def until_window(now: datetime, tz: str, start: str, end: str) -> timedelta:
 async def wait(step: WaitStep, run: Run) -> Outcome:
     waited = timedelta(0)
     if step.duration:
-        await run.wait(lambda: False, step.duration)
+        await run.wait(lambda: False, step.duration, what=f"{format_duration(step.duration)} to pass")
         waited += step.duration
     if step.window:
         delay = until_window(run.now(), run.customer.timezone, step.window.start, step.window.end)
         if delay > timedelta(0):
-            await run.wait(lambda: False, delay)
+            window = f"{step.window.start}-{step.window.end}"
+            await run.wait(
+                lambda: False, delay, what=f"the customer's window {window} ({run.customer.timezone})"
+            )
             waited += delay
     return Outcome({"waited_seconds": int(waited.total_seconds())})
 

@@ -41,7 +41,7 @@ async def wait_for_event(step: WaitForEventStep, run: Run) -> Outcome:
             return True
         return False
 
-    if await run.wait(match, step.timeout):
+    if await run.wait(match, step.timeout, what=f"event {step.event}"):
         event = run.inbox.pop(found[-1])
         goto = step.on_event.goto if step.on_event else None
         return Outcome({"received": True, "event": event.name, "properties": event.properties}, goto=goto)

@@ -29,8 +29,6 @@ console = Console()
 err = Console(stderr=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
 
 def command_settings() -> Settings:
     from pydantic import ValidationError
@@ -53,7 +51,7 @@ def run_command(coro: Awaitable[T]) -> T:
     from temporalio.service import RPCError
 
     from journeys_app.core.payload_keys import PayloadKeyError
-    from journeys_app.core.temporal import TemporalUnreachable
+    from journeys_app.core.temporal import TemporalSettingsError, TemporalUnreachable
     from journeys_app.devtools.stack import StackError
     from journeys_app.service.journey_service import (
         EntryKeyError,
@@ -85,6 +83,7 @@ def run_command(coro: Awaitable[T]) -> T:
         SpecError,
         StackError,
         TemporalUnreachable,
+        TemporalSettingsError,
         PayloadKeyError,
     ) as exc:
         fail(str(exc).strip("'\""))

@@ -250,15 +250,8 @@ def status(
         highlight=False,
     )
     if state.current_step:
-        console.print(
-            f"at step {state.current_step}"
-            + (f", waiting for {state.waiting_for}" if state.waiting_for else "")
-            + (
-                f" (quiet hours: the message goes out at {state.deferred_until:%Y-%m-%d %H:%M} UTC)"
-                if state.deferred_until
-                else ""
-            )
-        )
+        waiting = state.wait_description()
+        console.print(f"at step {state.current_step}" + (f", {waiting}" if waiting else ""), highlight=False)
     table = Table("step", "answered by", "result")
     for step_id in dict.fromkeys(state.path):
         result = state.results.get(step_id)
@@ -299,22 +292,40 @@ def runs(
     limit: int = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """List journey runs recorded in the store, newest first."""
+    """List journey runs, newest first; running ones show where they are now."""
     from journeys_app.store import queries
 
     settings = command_settings()
-    rows = run_command(with_db(settings, lambda sm: queries.list_runs(sm, journey, customer, status_, limit)))
+
+    async def stored(sessionmaker: Any) -> list[queries.RunSummary]:
+        return await queries.list_runs(sessionmaker, journey, customer, status_, limit)
+
+    async def live(runtime: Any) -> list[queries.RunSummary]:
+        return await runtime.service.live(await stored(runtime.sessionmaker))
+
+    async def listed() -> list[queries.RunSummary]:
+        from journeys_app.core.temporal import TemporalUnreachable
+
+        try:
+            return await with_service(settings, live)
+        except TemporalUnreachable as exc:
+            err.print(f"{exc}; showing runs as the store has them")
+            return await with_db(settings, stored)
+
+    rows = run_command(listed())
     if as_json:
         print_json([r.model_dump(mode="json") for r in rows])
         return
-    table = Table("workflow id", "journey", "customer", "status", "outcome", "started")
+    table = Table("journey", "customer", "status", "now / outcome", "started", "workflow id")
+    table.columns[-1].overflow = "fold"  # ids wrap, never cut: `journeys status` takes them whole
     for r in rows:
+        now = f"at {r.current_step}" + (f", waiting for {r.waiting_for}" if r.waiting_for else "")
         table.add_row(
-            r.workflow_id,
             f"{r.journey_id} v{r.journey_version}",
             r.customer_id,
             r.status,
-            r.outcome or "",
+            r.outcome or (now if r.current_step else ""),
             f"{r.started_at:%Y-%m-%d %H:%M:%S}",
+            r.workflow_id,
         )
     console.print(table)

@@ -40,16 +40,19 @@ def read_routes(service: JourneyService, gate: Gate) -> APIRouter:
         status: str | None = None,
         limit_: Annotated[int, Query(alias="limit", ge=1, le=500)] = 50,
     ) -> list[queries.RunSummary]:
-        """Runs, newest first."""
-        return await queries.list_runs(service.sessionmaker, journey_id, customer_id, status, limit_)
+        """Runs, newest first; running ones with their live path and what they wait for."""
+        return await service.live(
+            await queries.list_runs(service.sessionmaker, journey_id, customer_id, status, limit_)
+        )
 
     @router.get("/v1/runs/{workflow_id}")
     async def run(workflow_id: str, key: KeyInfo = gate.read_key) -> queries.RunDetail:
-        """One run with every step result and message."""
+        """One run with every step result and message; running, with its live path."""
         detail = await queries.get_run(service.sessionmaker, workflow_id)
         if detail is None:
             raise GatewayError(404, f"no run {workflow_id!r}")
-        return detail
+        [live] = await service.live([detail])
+        return live
 
     @router.get("/v1/runs/{workflow_id}/state")
     async def run_state(workflow_id: str, key: KeyInfo = gate.read_key) -> RunState:
