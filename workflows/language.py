@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 STEP_ID = r"^[a-z][a-z0-9_]*$"
 StepId = Annotated[str, Field(pattern=STEP_ID, max_length=64)]
 Condition = Annotated[str, Field(min_length=1, max_length=2000)]
+EventName = Annotated[str, Field(min_length=1, max_length=200)]
 TextTemplate = Annotated[str, Field(max_length=4000)]
 Channel = Literal["email", "sms", "push", "webhook"]
 

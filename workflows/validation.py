@@ -18,8 +18,9 @@ from pydantic import ValidationError
 from workflows.expressions import CONTEXT_NAMES, ExpressionError, condition_names, template_names
 from workflows.language import Goto
 from workflows.spec import JourneySpec
-from workflows.steps import STEP_TYPES, kind_of
+from workflows.steps import kind_of
 from workflows.steps.base import CheckContext, TemplateChecker
+from workflows.validation_messages import friendly_messages
 
 # Files in a journeys folder that are data, not journeys.
 DATA_FILES = frozenset({"intents.yaml", "scoring.yaml"})
@@ -94,30 +95,10 @@ def _step_of(data: Any, loc: tuple[Any, ...]) -> str | None:
     return None
 
 
-def _friendly(error: dict[str, Any], data: Any) -> str:
-    kind, loc = error["type"], error["loc"]
-    field = str(loc[-1]) if loc else "journey"
-    if kind == "missing":
-        return f"'{field}' is missing; add it"
-    if kind == "union_tag_invalid":
-        given = error.get("input", {}).get("type") if isinstance(error.get("input"), dict) else None
-        close = difflib.get_close_matches(str(given), STEP_TYPES, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        return f"unknown step type '{given}'{hint}; known types: {', '.join(STEP_TYPES)}"
-    if kind == "union_tag_not_found":
-        return f"the step has no 'type'; use one of: {', '.join(STEP_TYPES)}"
-    if kind == "extra_forbidden":
-        return f"unknown field '{field}'; remove it or check its spelling"
-    if kind == "string_pattern_mismatch" and field in {"id", "goto", "next", "otherwise"}:
-        return f"'{field}' must be a lower-case name like send_apology (letters, digits, _)"
-    message = error["msg"].removeprefix("Value error, ")
-    return f"'{field}': {message}"
-
-
 def _schema_problems(exc: ValidationError, data: Any, lines: _Lines, file: str) -> list[SpecProblem]:
     return [
-        SpecProblem(file, lines.line(e["loc"]), _step_of(data, e["loc"]), _friendly(e, data))
-        for e in exc.errors()
+        SpecProblem(file, lines.line(loc), _step_of(data, loc), message)
+        for loc, message in friendly_messages(exc.errors(), data)
     ]
 
 

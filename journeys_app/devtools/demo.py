@@ -193,7 +193,7 @@ async def _send_when_waiting(
             state = await runtime.service.state(workflow_id)
             running |= state.status == "running"
             step = catalog[state.journey_id].spec.step_map().get(state.current_step or "")
-            if step is not None and step.type == "wait_for_event" and step.event == item.event:
+            if step is not None and step.type == "wait_for_event" and item.event in step.names:
                 waiting = waiting or state.waiting_for is not None
         if waiting:
             await ma.send([segment_track(item, tag)])

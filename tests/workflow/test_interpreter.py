@@ -658,3 +658,40 @@ async def test_runs_started_without_a_copy_queue_send_copy_to_the_inference_queu
     result = await (await harness.start(ROUTING, "c2", event)).result()
     assert result.outcome == "routed"
     assert [r.template for r in harness.fakes.calls[ic.GENERATE_COPY]] == ["email/answer"]
+
+
+# A conversion is not an exit: the first of two events takes its own path.
+EITHER = """
+id: either
+version: 1
+description: thank a buyer or a reviewer, whichever comes first
+trigger: { event: go }
+steps:
+  - id: wait_outcome
+    type: wait_for_event
+    events: [order_placed, review_submitted]
+    timeout: 14d
+    on_event:
+      order_placed: { goto: bought }
+      review_submitted: { goto: reviewed }
+    on_timeout: exit
+  - { id: bought, type: exit, outcome: bought }
+  - { id: reviewed, type: exit, outcome: reviewed }
+"""
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "outcome"),
+    [("review_submitted", "order_placed", "reviewed"), ("order_placed", "review_submitted", "bought")],
+)
+async def test_a_wait_for_either_of_two_events_takes_the_path_of_the_first(harness, first, then, outcome):
+    handle = await harness.start(EITHER, "c1")
+    await harness.env.sleep(timedelta(days=1))
+    state = await handle.query(JourneyWorkflow.state)
+    assert state.waiting_for == "event order_placed or review_submitted"
+    await handle.signal(JourneyWorkflow.event, CustomerEvent(name=first, properties={"n": 1}))
+    await handle.signal(JourneyWorkflow.event, CustomerEvent(name=then))
+    result = await handle.result()
+    assert result.outcome == outcome and result.path == ["wait_outcome", outcome]
+    recorded = {c.step_id: c for c in harness.fakes.calls[ac.RECORD_STEP]}
+    assert recorded["wait_outcome"].result == {"received": True, "event": first, "properties": {"n": 1}}
