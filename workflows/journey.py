@@ -160,6 +160,7 @@ class JourneyWorkflow(RunServices):
         self._dead_letter_action = None
         await self.flush_steps()
         await self._record_dead_letter("open", None)
+        self.show_step_waited_at()
         self._waiting_for = f"dead letter {step.id}"
         await workflow.wait_condition(
             lambda: self._dead_letter_action is not None or self._exit_event is not None

@@ -69,6 +69,9 @@ class JourneyInput(_Model):
     step_budget: int = Field(default=5000, ge=10)
     # The intent confidence an update_profile needs to change consent without a person.
     consent_min_confidence: float = Field(default=0.8, ge=0.0, le=1.0)
+    # The run was started with its search attributes (the namespace has them): it keeps `Step` up
+    # to date where it waits. False for runs started before them, which therefore replay unchanged.
+    search_attributes: bool = False
     carried: Carried | None = None
 
     def run_record(self, workflow_id: str) -> RecordRunRequest:

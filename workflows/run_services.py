@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         JourneyResult,
     )
     from workflows.review import PendingReview, ReviewDecision
+    from workflows.search_attributes import STEP
     from workflows.spec import JourneySpec
 
 T = TypeVar("T")
@@ -79,6 +80,7 @@ class RunServices:
         self._input: JourneyInput | None = None
         self._current: str | None = None
         self._waiting_for: str | None = None  # what the run waits for, in words
+        self._shown_step: str | None = None  # the Step search attribute's value
         self._waiting_until: datetime | None = None  # when the wait times out, if it does
         self._deferred_until: datetime | None = None  # a send held by quiet hours
         self._exit_event: str | None = None
@@ -178,6 +180,7 @@ class RunServices:
         """Wait until `ready()` or the timeout; `what` tells operators (state query, Temporal UI's
         timer summary) what the run waits for."""
         await self.flush_steps()  # what a waiting run has done is in the store
+        self.show_step_waited_at()
         self._waiting_for = what
         self._waiting_until = self.now() + timeout if timeout is not None else None
         if quiet_hours:
@@ -195,6 +198,13 @@ class RunServices:
         if self._exit_event is not None:
             raise RunExited(self._exit_event)
         return True
+
+    def show_step_waited_at(self) -> None:
+        """The `Step` search attribute: where the run waits, for operators' queries."""
+        if self._input is None or not self._input.search_attributes or self._shown_step == self._current:
+            return
+        workflow.upsert_search_attributes([STEP.value_set(self._current or "")])
+        self._shown_step = self._current
 
     # ----------------------------------------------------------------- bookkeeping
     async def _start_run(self, inp: JourneyInput) -> None:

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     temporal_tls_cert_file: Path | None = None
     temporal_tls_key_file: Path | None = None
     temporal_tls_server_name: str = ""
+    # Start runs with the CustomerId, JourneyId, JourneyVersion and Step search attributes where the
+    # namespace has them (the embedded server does).
+    temporal_search_attributes: bool = True
     embedded_temporal_port: int = 7233
     embedded_temporal_ui_port: int = 8233
     # Payloads (run inputs, step results, signals) are encrypted before they reach Temporal, with

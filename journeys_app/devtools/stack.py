@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from journeys_app.core.settings import Settings
 from journeys_app.core.temporal import data_converter
+from workflows import search_attributes
 
 if TYPE_CHECKING:
     from temporalio.testing import WorkflowEnvironment
@@ -100,6 +101,8 @@ async def embedded_temporal(settings: Settings, timeout: float = 60.0) -> AsyncI
         "--log-level",
         "warn",
     ]
+    for key in search_attributes.KEYS:  # runs are findable by customer, journey and step
+        command += ["--search-attribute", search_attributes.declared(key)]
     if settings.codec_ui_without_key:  # the UI decrypts through the gateway's codec endpoint
         command += ["--ui-codec-endpoint", f"{settings.public_url.rstrip('/')}/codec"]
     process = await asyncio.create_subprocess_exec(*command, stdout=log_file, stderr=subprocess.STDOUT)
@@ -136,6 +139,7 @@ async def throwaway_dev_server(settings: Settings, **kwargs: Any) -> AsyncIterat
     try:
         env = await WorkflowEnvironment.start_local(
             data_converter=data_converter(settings),
+            search_attributes=search_attributes.KEYS,
             dev_server_existing_path=find_binary("temporal"),
             dev_server_log_level="error",
             dev_server_startup_timeout=SERVER_STARTUP,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -33,6 +35,7 @@ from journeys_app.store.audit import audit_entry, write_audit
 from journeys_app.store.erasure import ErasureReport, erase_customer_data
 from journeys_app.store.reviewers import get_reviewer
 from journeys_app.store.schema import Customer
+from workflows import search_attributes
 from workflows.expressions import ExpressionError, evaluate, fields_read, render
 from workflows.journey import JourneyWorkflow
 from workflows.models import (
@@ -45,6 +48,8 @@ from workflows.models import (
 )
 from workflows.review import ReviewAck, ReviewDecision
 from workflows.validation import LoadedJourney
+
+log = logging.getLogger(__name__)
 
 _REUSE = {
     "always": WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -133,6 +138,41 @@ class JourneyService:
             for name in fields_read(j.spec.entry.key, "event")
         )
         self._listened = {j.spec.id: (j.spec_hash, j.spec.listened_events()) for j in catalog.values()}
+        self._searchable: bool | None = None  # the namespace has the search attributes: asked once
+
+    async def searchable(self) -> bool:
+        """Whether runs start with their search attributes: the namespace must have them, or every
+        start would fail; without them runs start all the same (and a warning says how to add them)."""
+        if self._searchable is None:
+            self._searchable = await self._namespace_has_search_attributes()
+        return self._searchable
+
+    async def _namespace_has_search_attributes(self) -> bool:
+        if not self.settings.temporal_search_attributes:
+            return False
+        try:
+            listed = await self.client.operator_service.list_search_attributes(
+                ListSearchAttributesRequest(namespace=self.client.namespace)
+            )
+        except RPCError as exc:
+            log.warning(
+                "cannot read the namespace's search attributes (%s): runs start without them", exc.message
+            )
+            return False
+        known = {*listed.custom_attributes, *listed.system_attributes}
+        missing = [key for key in search_attributes.KEYS if key.name not in known]
+        if missing:
+            create = " ".join(
+                "--name {} --type {}".format(*search_attributes.declared(key).split("=")) for key in missing
+            )
+            log.warning(
+                "namespace %r lacks the search attributes %s: runs start without them; add them with "
+                "`temporal operator search-attribute create %s`",
+                self.client.namespace,
+                ", ".join(key.name for key in missing),
+                create,
+            )
+        return not missing
 
     def masked(self, event: CustomerEvent) -> CustomerEvent:
         """The event as journeys see it: contact details in its texts masked (`138****5678`)."""
@@ -175,9 +215,13 @@ class JourneyService:
             )
         return f"{journey.spec.id}:{customer_id}:{key}", key
 
-    def _start_args(self, journey: LoadedJourney, customer_id: str, event: CustomerEvent) -> dict[str, Any]:
+    async def _start_args(
+        self, journey: LoadedJourney, customer_id: str, event: CustomerEvent
+    ) -> dict[str, Any]:
         workflow_id, key = self.workflow_id(journey, customer_id, event)
         spec = journey.spec
+        searchable = await self.searchable()
+        found_by = search_attributes.at_start(spec.id, spec.version, customer_id) if searchable else None
         return {
             "arg": JourneyInput(
                 spec=spec,
@@ -191,8 +235,10 @@ class JourneyService:
                 inference_copy_pickup_timeout_s=self.settings.inference_copy_pickup_timeout_s,
                 step_budget=self.settings.run_step_budget,
                 consent_min_confidence=self.settings.consent_min_confidence,
+                search_attributes=searchable,
             ),
             "id": workflow_id,
+            "search_attributes": found_by,
             "task_queue": self.settings.journey_task_queue,
             "id_reuse_policy": _REUSE[spec.entry.reentry],
             "memo": {
@@ -216,7 +262,7 @@ class JourneyService:
         """`trigger` without recording the run: the caller records many at once
         (`queries.insert_runs_if_absent`), as soon as it can, so events find them."""
         journey = self.journey(journey_id)
-        args = self._start_args(journey, customer_id, event)
+        args = await self._start_args(journey, customer_id, event)
         record = args["arg"].run_record(args["id"])
         try:
             handle = await self.client.start_workflow(JourneyWorkflow.run, **args)
@@ -296,7 +342,7 @@ class JourneyService:
     async def decide(self, journey_id: str, customer_id: str, event: CustomerEvent) -> DecisionResult:
         """Start (or join) the run and return its routing decision; the run goes on durably."""
         journey = self.journey(journey_id)
-        args = self._start_args(journey, customer_id, event)
+        args = await self._start_args(journey, customer_id, event)
         inp = args.pop("arg")
         operation = WithStartWorkflowOperation(
             JourneyWorkflow.run,

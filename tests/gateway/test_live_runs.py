@@ -1,5 +1,6 @@
 """A running run reads as it is now, not as the store had it at its last wait: the gateway, the SDK
-and `journeys runs --json` show its live path, current step and what it waits for until when."""
+and `journeys runs --json` show its live path, current step and what it waits for until when, and
+Temporal's search finds it by customer, journey and step."""
 
 from __future__ import annotations
 
@@ -36,6 +37,16 @@ async def test_a_waiting_run_shows_its_live_path_everywhere(gw: Gateway) -> None
         assert run["status"] == "running" and run["path"] == ["first_reply"], run
         assert run["current_step"] == "first_reply" and run["waiting_for"] == "event customer_replied"
         assert run["waiting_until"]  # the wait's one-hour timeout
+
+    # Temporal's own search finds it by customer, journey and the step it waits at (no PII there).
+    query = f'CustomerId = "{customer}" AND JourneyId = "reply_counter" AND JourneyVersion = 1'
+    async with asyncio.timeout(20):
+        while True:
+            found = [w.id async for w in gw.client.list_workflows(f'{query} AND Step = "first_reply"')]
+            if found:
+                break
+            await asyncio.sleep(0.2)
+    assert found == [workflow_id]
 
     async with JourneysClient.over_gateway(gw.url, gw.key) as sdk:
         status = await sdk.status(workflow_id)
