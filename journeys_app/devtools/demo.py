@@ -221,9 +221,7 @@ def _summary(state: RunState, spec: JourneySpec | None, messages: list[Any]) -> 
         "route": " → ".join(r for r in routes if r),
         "intent": intent and intent.model_dump(include=_INTENT_SHOWN),
         "scores": [s.model_dump(include={"kind", "value", "band"}) for s in found.scores],
-        "review": [
-            r["decision"] + (f" by {r['reviewer']}" if r.get("reviewer") else "") for r in found.reviews
-        ],
+        "review": [r.decision + (f" by {r.reviewer}" if r.reviewer else "") for r in found.reviews],
         "messages": [
             {"channel": m.channel, "status": m.status, "subject": m.subject, "source": m.source}
             for m in messages

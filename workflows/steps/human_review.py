@@ -26,7 +26,8 @@ from workflows.steps.base import (
     StepKind,
 )
 from workflows.steps.generate_copy import GenerateCopyStep, copy_request
-from workflows.steps.send import check_copy_from, first_passing
+from workflows.steps.results import first_passing
+from workflows.steps.send import check_copy_from
 from workflows.steps.split import bucket
 
 

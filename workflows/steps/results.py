@@ -10,11 +10,48 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict
+
 from inference_worker.contracts import IntentResult, ScoreResult
 
 if TYPE_CHECKING:
     from workflows.spec import JourneySpec
     from workflows.steps.base import Run
+
+
+COPY_STEPS = ("human_review", "generate_copy")  # the step types a message's copy comes from
+
+
+class _Result(BaseModel):
+    # Results are stored as they were recorded; fields added later are simply absent in old runs.
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class ChosenCopy(_Result):
+    """A message's copy as a send step sends it: a variant that passed its guardrails, or a
+    reviewer's edit."""
+
+    subject: str | None = None
+    body: str | None = None
+    channel: str | None = None
+    source: str = "model"
+
+
+class ReviewResult(_Result):
+    decision: str  # approved, edited, rejected, timed_out(_approved, _template), not_reviewed
+    review_id: str | None = None  # none when the run was not sampled for review
+    group: str | None = None
+    reviewer: str | None = None
+    reason: str | None = None
+    escalated: bool = False
+    regenerated: int = 0
+    variant: int | None = None
+    approved: ChosenCopy | None = None
+
+
+def first_passing(variants: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The first variant that passed every guardrail: copy that failed one is never sent unseen."""
+    return next((dict(v) for v in variants if all(g["passed"] for g in v.get("guardrails", []))), None)
 
 
 class RunResults:
@@ -64,8 +101,34 @@ class RunResults:
         return found.get("goto") if found else None
 
     @property
-    def reviews(self) -> list[dict[str, Any]]:
-        return self.every("human_review")
+    def reviews(self) -> list[ReviewResult]:
+        return [ReviewResult.model_validate(found) for found in self.every("human_review")]
+
+    def copy_source(self, step_id: str | None = None) -> tuple[str, str, dict[str, Any]] | None:
+        """(step id, step type, result) the run's copy comes from: `step_id`, or the newest
+        human_review or generate_copy step with a result."""
+        for candidate in [step_id] if step_id else dict.fromkeys(reversed(self._path)):
+            kind, result = self._types.get(candidate), self._results.get(candidate)
+            if (
+                kind in ("human_review", "generate_copy")
+                and isinstance(result, dict)
+                and "error" not in result
+            ):
+                return candidate, kind, result
+        return None
+
+    @property
+    def copy(self) -> ChosenCopy | None:
+        """This run's chosen copy: what the newest review approved, else the newest generated
+        copy's first variant that passed its guardrails."""
+        source = self.copy_source()
+        if source is None:
+            return None
+        _, kind, result = source
+        chosen = (
+            result.get("approved") if kind == "human_review" else first_passing(result.get("variants", []))
+        )
+        return ChosenCopy.model_validate(chosen) if chosen else None
 
 
 def latest_intent(run: Run) -> IntentResult | None:

@@ -10,6 +10,7 @@ from pydantic import ConfigDict, Field
 from activities.contracts import SEND_MESSAGE, SendRequest, SendResult
 from workflows.language import Channel, StepBase, StepId
 from workflows.steps.base import CheckContext, Outcome, Problem, Run, StepKind
+from workflows.steps.results import ReviewResult, RunResults, first_passing
 from workflows.steps.wait import until_window
 
 
@@ -26,26 +27,21 @@ class NoCopyError(ValueError):
     """A send step found no copy to send."""
 
 
-def first_passing(variants: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The first variant that passed every guardrail: copy that failed one is never sent unseen."""
-    return next((v for v in variants if all(g["passed"] for g in v.get("guardrails", []))), None)
-
-
 def message_to_send(step: SendStep, run: Run) -> dict[str, Any]:
     """The latest review's approved copy or, with no review since, the latest generated copy."""
-    candidates = [step.copy_from] if step.copy_from else list(reversed(run.path))
-    for step_id in candidates:
-        result = run.results.get(step_id) or {}
-        if "approved" in result:  # a human_review result decides, whatever it decided
-            if result["approved"] and result["approved"].get("body"):
-                return result["approved"]
-            raise NoCopyError(f"send step '{step.id}': review '{step_id}' approved no copy")
-        if "variants" in result:
-            chosen = first_passing(result["variants"])
-            if chosen is None:
-                raise NoCopyError(f"send step '{step.id}': no variant of '{step_id}' passed the guardrails")
-            return chosen
-    raise NoCopyError(f"send step '{step.id}' found no approved or generated copy before it")
+    source = RunResults.of_run(run).copy_source(step.copy_from)
+    if source is None:
+        raise NoCopyError(f"send step '{step.id}' found no approved or generated copy before it")
+    step_id, kind, result = source
+    if kind == "human_review":  # a review decides, whatever it decided
+        review = ReviewResult.model_validate(result)
+        if review.approved and review.approved.body:
+            return result["approved"]
+        raise NoCopyError(f"send step '{step.id}': review '{step_id}' approved no copy")
+    chosen = first_passing(result.get("variants", []))
+    if chosen is None:
+        raise NoCopyError(f"send step '{step.id}': no variant of '{step_id}' passed the guardrails")
+    return chosen
 
 
 async def send(step: SendStep, run: Run) -> Outcome:
