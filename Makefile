@@ -41,6 +41,7 @@ $(CHROMIUM):
 	$$( [ "$$(id -u)" = 0 ] || echo sudo ) sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium'
 
 test: lint browser
+	$(BIN)/journeys test journeys/
 	$(BIN)/pytest
 
 bench: setup

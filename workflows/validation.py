@@ -26,7 +26,8 @@ from workflows.validation_messages import friendly_messages
 DATA_FILES = frozenset({"intents.yaml", "scoring.yaml"})
 SAMPLES_DIR = "samples"
 KNOWLEDGE_DIR = "knowledge"  # the FAQ and product catalogue (inference_worker.knowledge)
-DATA_DIRS = frozenset({SAMPLES_DIR, KNOWLEDGE_DIR})
+TESTS_DIR = "tests"  # test cases of the journeys (`journeys test`)
+DATA_DIRS = frozenset({SAMPLES_DIR, KNOWLEDGE_DIR, TESTS_DIR})
 # Limits on a journey file, so a hostile or broken one is a clear error, not a hang or a crash.
 MAX_FILE_BYTES = 512 * 1024
 MAX_YAML_DEPTH = 32  # nested mappings and lists, aliases included
@@ -84,6 +85,14 @@ class _Lines:
                 found = (*found, part)
             # else: a pydantic-only segment (the union tag, "function-after"): skip it
         return self.lines.get(found, 1)
+
+
+def line_of(text: str, loc: Iterable[Any]) -> int:
+    """The line of a YAML document where the value at `loc` is written (1 if it cannot be found)."""
+    try:
+        return _Lines(yaml.compose(text, Loader=yaml.SafeLoader)).line(loc)
+    except yaml.YAMLError:
+        return 1
 
 
 def _step_of(data: Any, loc: tuple[Any, ...]) -> str | None:

@@ -3,7 +3,15 @@
 One module per command group; importing them registers their commands on `app`.
 """
 
-from journeys_app.edges.cli import bench, evaluation, journeys, operations, processes, reviews  # noqa: F401
+from journeys_app.edges.cli import (  # noqa: F401
+    bench,
+    evaluation,
+    journeys,
+    operations,
+    processes,
+    reviews,
+    testing,
+)
 from journeys_app.edges.cli.common import app
 
 __all__ = ["app"]
