@@ -52,6 +52,7 @@ class Moment(_Case):
     review: Literal["approve", "edit", "reject"] | None = None
     variant: int = Field(default=0, ge=0)
     body: str | None = None  # the edited text
+    reason: str | None = None  # why it was rejected
     reviewer: str = "case-reviewer"
 
     @model_validator(mode="after")
@@ -62,6 +63,8 @@ class Moment(_Case):
             )
         if self.review == "edit" and not self.body:
             raise ValueError("review: edit needs 'body:' (the text the reviewer sends)")
+        if self.review == "reject" and not self.reason:
+            raise ValueError("review: reject needs 'reason:' (reviewers say why they reject)")
         return self
 
 
@@ -84,8 +87,12 @@ class Inference(_Case):
     inference worker is down), and copy is the template's own text."""
 
     intent: Intent | None = None
-    score: float | None = Field(default=None, ge=0, le=1)
+    # One value for every score, or one per kind: { customer_value: 0.9, churn: 0.7, lead: 0.8 }.
+    score: Annotated[float, Field(ge=0, le=1)] | dict[str, Annotated[float, Field(ge=0, le=1)]] | None = None
     knowledge: Knowledge | None = None
+
+    def score_for(self, kind: str) -> float | None:
+        return self.score.get(kind) if isinstance(self.score, dict) else self.score
 
 
 class MessageExpectation(_Case):

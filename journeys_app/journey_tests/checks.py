@@ -30,7 +30,7 @@ class Actual:
     notifications: list[tuple[str, str]]  # (target, message)
     reviews: dict[str, dict[str, Any]]  # human_review step -> its result
     began: datetime  # the trigger's time, in the customer's time zone
-    extra: dict[str, Any] = field(default_factory=dict)
+    visits: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # every step visit, in order
 
 
 def _path_difference(expected: list[str], actual: list[str]) -> str:

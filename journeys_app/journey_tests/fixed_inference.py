@@ -28,14 +28,15 @@ from inference_worker.contracts import (
     ScoreRequest,
     ScoreResult,
 )
+from inference_worker.scoring import ScoringConfig
 from journeys_app.journey_tests.cases import Inference
 
 BACKEND = "case"
 
 
 class FixedInference:
-    def __init__(self, fixed: Inference, rules: InferenceFallbackActivities) -> None:
-        self.fixed, self.rules = fixed, rules
+    def __init__(self, fixed: Inference, rules: InferenceFallbackActivities, scoring: ScoringConfig) -> None:
+        self.fixed, self.rules, self.scoring = fixed, rules, scoring
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.classify_intent, self.score_customer, self.classify_and_score, self.retrieve_knowledge]
@@ -59,11 +60,12 @@ class FixedInference:
     @activity.defn(name=SCORE_CUSTOMER)
     async def score_customer(self, request: ScoreRequest) -> ScoreResult:
         scored = await self.rules.score_customer_rules(request)
-        if self.fixed.score is None:
+        value = self.fixed.score_for(request.kind)
+        if value is None:
             return scored
-        band = "high" if self.fixed.score >= 0.7 else "medium" if self.fixed.score >= 0.4 else "low"
+        band = next(b.name for b in self.scoring.kinds[request.kind].bands if value >= b.min)
         return scored.model_copy(
-            update={"value": self.fixed.score, "band": band, "reasons": ["fixed by the test case"]}
+            update={"value": value, "band": band, "reasons": ["fixed by the test case"]}
             | {"backend": BACKEND, "model": BACKEND, "degraded": False}
         )
 

@@ -15,13 +15,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.inference_fallback import InferenceFallbackActivities
+from inference_worker.scoring import load_scoring
 from journeys_app.core.settings import Settings
 from journeys_app.core.temporal import data_converter
 from journeys_app.devtools.stack import SERVER_STARTUP, find_binary
@@ -162,7 +163,9 @@ async def _run(
                     Worker(
                         env.client,
                         task_queue=local.inference_task_queue,
-                        activities=FixedInference(case.inference, rules).all(),
+                        activities=FixedInference(
+                            case.inference, rules, load_scoring(local.journeys_dir / "scoring.yaml")
+                        ).all(),
                     ),
                     Worker(
                         env.client,
@@ -228,16 +231,22 @@ async def _play(run: _Run, loaded: LoadedCase, customer_id: str) -> None:
             raise CaseError(f"at +{moment.after} no review was waiting ({at})")
         await ensure_reviewer(run.sessionmaker, moment.reviewer, [pending.group])
         decision = {"approve": "approve", "edit": "edit", "reject": "reject"}[moment.review or "approve"]
-        await run.handle.execute_update(
-            JourneyWorkflow.submit_review,
-            ReviewDecision(
-                review_id=pending.review_id,
-                decision=decision,
-                reviewer=moment.reviewer,
-                variant=moment.variant,
-                body=moment.body,
-            ),
-        )
+        try:
+            await run.handle.execute_update(
+                JourneyWorkflow.submit_review,
+                ReviewDecision(
+                    review_id=pending.review_id,
+                    decision=decision,
+                    reviewer=moment.reviewer,
+                    variant=moment.variant,
+                    body=moment.body,
+                    reason=moment.reason,
+                ),
+            )
+        except WorkflowUpdateFailedError as exc:
+            raise CaseError(
+                f"the review decision at +{moment.after} was refused: {exc.cause or exc}"
+            ) from exc
     if case.expect.status == "running":
         await _settle(run)
     else:
@@ -275,7 +284,11 @@ async def _observe(run: _Run, loaded: LoadedCase) -> Actual:
     state: RunState = await run.handle.query(JourneyWorkflow.state)
     workflow_id = state.workflow_id
     async with run.sessionmaker() as session:
-        steps = (await session.scalars(select(StepResult).where(StepResult.workflow_id == workflow_id))).all()
+        steps = (
+            await session.scalars(
+                select(StepResult).where(StepResult.workflow_id == workflow_id).order_by(StepResult.id)
+            )
+        ).all()
         messages = (await session.scalars(select(Message).where(Message.workflow_id == workflow_id))).all()
         alerts = (
             await session.scalars(select(Notification).where(Notification.workflow_id == workflow_id))
@@ -306,6 +319,8 @@ async def _observe(run: _Run, loaded: LoadedCase) -> Actual:
         notifications=[(a.target, a.message) for a in alerts],
         reviews=reviews,
         began=run.began.astimezone(run.zone),
+        visits=[(s.step_id, s.result or ({"error": s.error} if s.error else {})) for s in steps]
+        + [(step_id, {}) for step_id in state.path if step_id not in finished],  # the step it ended in
     )
 
 

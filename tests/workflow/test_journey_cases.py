@@ -3,6 +3,7 @@ it with a message naming the step, a broken case file is a clear error, and the 
 
 from __future__ import annotations
 
+import json
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -21,13 +22,24 @@ def _journeys_copy(tmp_path: Path) -> Path:
     return folder
 
 
-def test_the_shipped_cases_pass_and_write_junit_xml(tmp_path: Path):
+def test_the_shipped_cases_pass_cover_every_branch_and_write_junit_xml(tmp_path: Path):
     report = tmp_path / "junit.xml"
-    done = journeys("test", str(PROJECT_ROOT / "journeys"), "--junit-xml", str(report), timeout=240)
+    done = journeys(
+        "test",
+        str(PROJECT_ROOT / "journeys"),
+        "--coverage",
+        "--json",
+        "--junit-xml",
+        str(report),
+        timeout=240,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "✗" not in done.stdout and " case(s) passed" in done.stdout
+    result = json.loads(done.stdout)
+    assert all(case["passed"] for case in result["cases"])
+    for journey in result["coverage"]:
+        assert journey["complete"], journey  # every step, branch case, split arm and wait outcome
     suite = ET.parse(report).getroot().find("testsuite")
-    assert suite is not None and int(suite.get("tests", "0")) >= 12
+    assert suite is not None and int(suite.get("tests", "0")) == len(result["cases"]) >= 25
     assert suite.get("failures") == "0" and suite.get("errors") == "0"
     journeys_covered = {case.get("classname") for case in suite.iter("testcase")}
     assert journeys_covered == {

@@ -27,13 +27,16 @@ def test_journeys(
         typer.Argument(help="Case files or folders (default: journeys/tests/, one folder per journey)."),
     ] = None,
     junit_xml: Annotated[Path | None, typer.Option("--junit-xml", help="Also write JUnit XML here.")] = None,
+    coverage: Annotated[
+        bool, typer.Option("--coverage", help="List the steps and branches of each journey no case takes.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run each case: the real journey on Temporal's time-skipping server, a throwaway store, the
     model's answers fixed by the case, nothing delivered. Exit code 1 if any case fails."""
     from journeys_app.journey_tests.cases import case_files, load_case
     from journeys_app.journey_tests.report import as_json as report_json
-    from journeys_app.journey_tests.report import write_junit
+    from journeys_app.journey_tests.report import case_lines, coverage_by_journey, coverage_lines, write_junit
     from journeys_app.journey_tests.runner import CaseOutcome, run_case
     from journeys_app.service.catalog import load_catalog
     from workflows.validation import SpecError
@@ -63,20 +66,19 @@ def test_journeys(
 
     with json_output(as_json) as out:
         outcomes = asyncio.run(run_all())
+        covered = coverage_by_journey(outcomes, catalog) if coverage else []
         if as_json:
-            out.print_json(data=report_json(outcomes))
+            report = {"cases": report_json(outcomes)}
+            if coverage:
+                report["coverage"] = [c.__dict__ | {"complete": c.complete} for c in covered]
+            out.print_json(data=report)
     if junit_xml is not None:
         write_junit(outcomes, junit_xml)
     failed = sum(not o.passed for o in outcomes)
     if not as_json:
-        for o in outcomes:
-            mark = "[green]✓[/green]" if o.passed else "[red]✗[/red]"
-            console.print(f"{mark} {o.case.journey}: {o.case.name} ({o.seconds:.1f}s)", highlight=False)
-            for line in ([o.error] if o.error else []) + o.failures:
-                console.print(f"    {line}", highlight=False, soft_wrap=True)
-        console.print(
-            f"{len(outcomes) - failed} of {len(outcomes)} case(s) passed"
-            + (f", {broken} file(s) unreadable" if broken else "")
-        )
+        for line in case_lines(outcomes) + coverage_lines(covered):
+            console.print(line, highlight=False, soft_wrap=True)
+        unreadable = f", {broken} file(s) unreadable" if broken else ""
+        console.print(f"{len(outcomes) - failed} of {len(outcomes)} case(s) passed{unreadable}")
     if failed or broken:
         raise typer.Exit(1)
