@@ -31,6 +31,7 @@ class Actual:
     reviews: dict[str, dict[str, Any]]  # human_review step -> its result
     began: datetime  # the trigger's time, in the customer's time zone
     visits: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # every step visit, in order
+    finished_at: list[datetime | None] = field(default_factory=list)  # of each visit, customer's time
 
 
 def _path_difference(expected: list[str], actual: list[str]) -> str:

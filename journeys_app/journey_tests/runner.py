@@ -255,9 +255,10 @@ async def _play(run: _Run, loaded: LoadedCase, customer_id: str) -> None:
 
 
 async def _settle(run: _Run) -> None:
-    """Let the run reach its next wait (workflow tasks and activities take real time)."""
+    """Let the run reach its next wait (workflow tasks and activities take real time; on a busy
+    machine, seconds): the case's wall-time limit bounds it."""
     assert run.handle is not None
-    for _ in range(200):
+    while True:
         state: RunState = await run.handle.query(JourneyWorkflow.state)
         if state.status != "running" or state.waiting_for is not None:
             return
@@ -321,6 +322,8 @@ async def _observe(run: _Run, loaded: LoadedCase) -> Actual:
         began=run.began.astimezone(run.zone),
         visits=[(s.step_id, s.result or ({"error": s.error} if s.error else {})) for s in steps]
         + [(step_id, {}) for step_id in state.path if step_id not in finished],  # the step it ended in
+        finished_at=[_aware(s.finished_at).astimezone(run.zone) for s in steps]
+        + [None for step_id in state.path if step_id not in finished],
     )
 
 

@@ -117,3 +117,28 @@ def test_a_case_file_with_mistakes_says_where_and_how_to_fix_them(tmp_path: Path
     lines = done.stderr.replace("\n    ", " ")
     assert f"{case}:4: 'timeline[0].after': 'soon' is not a duration" in lines, done.stderr
     assert f"{case}:5: unknown field 'expect.mesages'; remove it or check its spelling" in lines, done.stderr
+
+
+def test_simulate_prints_one_dry_run_as_a_timeline():
+    done = journeys(
+        "simulate",
+        "abandoned_cart",
+        "--customer",
+        "cust-chloe",
+        "-p",
+        "cart_id=c-9",
+        "--at",
+        "19:00",
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("trigger at ") and "19:00 (Europe/Paris): cart_abandoned" in lines[0]
+    assert any("wait_purchase" in line and "no event; gave up after 4h" in line for line in lines), (
+        done.stdout
+    )
+    held = [line for line in lines if "send_reminder" in line and "held by quiet hours until 08:00" in line]
+    assert held, done.stdout
+    assert any(line.startswith("  would send email") for line in lines)
+    unknown = journeys("simulate", "no_such_journey", "--customer", "cust-ava", timeout=60)
+    assert unknown.returncode == 1 and "no journey 'no_such_journey'" in unknown.stderr

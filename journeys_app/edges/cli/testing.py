@@ -82,3 +82,53 @@ def test_journeys(
         console.print(f"{len(outcomes) - failed} of {len(outcomes)} case(s) passed{unreadable}")
     if failed or broken:
         raise typer.Exit(1)
+
+
+@app.command("simulate")
+def simulate(
+    journey: Annotated[str, typer.Argument(help="The journey's id.")],
+    customer: Annotated[str, typer.Option(help="A sample customer's id (journeys/samples/customers.yaml).")],
+    event: Annotated[str | None, typer.Option(help="The trigger event (default: the journey's).")] = None,
+    text: Annotated[str | None, typer.Option(help="The event's text property (a message).")] = None,
+    prop: Annotated[
+        list[str] | None, typer.Option("--prop", "-p", help="An event property key=value.")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option(help="When the event arrives: HH:MM in the customer's zone.")
+    ] = None,
+    intent: Annotated[
+        str | None, typer.Option(help="The model's intent label (default: the rules').")
+    ] = None,
+    score: Annotated[
+        float | None, typer.Option(help="Every score's value, 0-1 (default: the rules').")
+    ] = None,
+) -> None:
+    """One dry run of a journey for a customer, printed as a timeline: each step, when, what it did
+    and what would be sent. Nothing is sent; days of waiting pass at once."""
+    from journeys_app.edges.cli.common import parse_properties
+    from journeys_app.journey_tests.runner import run_case
+    from journeys_app.journey_tests.simulate import dry_run_case, timeline_lines
+    from journeys_app.service.catalog import load_catalog
+
+    settings = command_settings()
+    catalog = load_catalog(settings)
+    if journey not in catalog:
+        fail(f"no journey '{journey}' (known: {', '.join(sorted(catalog))})")
+    spec = catalog[journey].spec
+    inference: dict[str, object] = {}
+    if intent:
+        inference["intent"] = {"label": intent}
+    if score is not None:
+        inference["score"] = score
+    try:
+        case = dry_run_case(
+            journey, customer, event or spec.trigger.event, parse_properties(prop or [], text), at, inference
+        )
+    except ValueError as exc:
+        fail(str(exc).splitlines()[0])
+    logging.getLogger().setLevel(logging.ERROR)
+    outcome = asyncio.run(run_case(case, settings, catalog))
+    for line in timeline_lines(outcome, spec):
+        console.print(line, highlight=False, soft_wrap=True)
+    if outcome.error:
+        raise typer.Exit(1)
