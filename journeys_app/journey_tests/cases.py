@@ -117,6 +117,15 @@ class ReviewExpectation(_Case):
     decision: str | None = None
 
 
+class ProfileExpectation(_Case):
+    """The customer's record after the run (what update_profile steps changed)."""
+
+    tags_include: list[str] = Field(default_factory=list)
+    tags_exclude: list[str] = Field(default_factory=list)
+    consent: dict[str, bool] = Field(default_factory=dict)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
 class Expect(_Case):
     path: list[str] | None = None  # exactly these steps, in order
     passes_through: list[str] = Field(default_factory=list)
@@ -127,6 +136,9 @@ class Expect(_Case):
     messages: list[MessageExpectation] | None = None  # None: not checked; []: nothing sent
     notifications: list[NotificationExpectation] | None = None
     reviews: list[ReviewExpectation] | None = None
+    profile: ProfileExpectation | None = None
+    # No two messages with the same channel and text; false for a journey that repeats one on purpose.
+    sent_once: bool = True
 
 
 class Case(_Case):

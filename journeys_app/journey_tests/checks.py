@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from journeys_app.journey_tests.cases import Expect, MessageExpectation
+from journeys_app.journey_tests.cases import Expect, MessageExpectation, ProfileExpectation
 
 
 @dataclass
@@ -30,6 +30,7 @@ class Actual:
     notifications: list[tuple[str, str]]  # (target, message)
     reviews: dict[str, dict[str, Any]]  # human_review step -> its result
     began: datetime  # the trigger's time, in the customer's time zone
+    profile: dict[str, Any] = field(default_factory=dict)  # the customer's record at the end
     visits: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # every step visit, in order
     finished_at: list[datetime | None] = field(default_factory=list)  # of each visit, customer's time
 
@@ -88,6 +89,29 @@ def _alert_matches(target: str, contains: str | None, sent_to: str, text: str) -
     return sent_to == target and (contains is None or contains.lower() in text.lower())
 
 
+def _profile_problems(want: ProfileExpectation, profile: dict[str, Any]) -> list[str]:
+    tags, consent, attributes = (
+        profile.get("tags", []),
+        profile.get("consent", {}),
+        profile.get("attributes", {}),
+    )
+    out = [
+        f"tag '{t}' missing (tags: {', '.join(tags) or 'none'})" for t in want.tags_include if t not in tags
+    ]
+    out += [f"tag '{t}' present, which it should not be" for t in want.tags_exclude if t in tags]
+    out += [
+        f"consent for {channel}: expected {str(value).lower()}, is {str(consent.get(channel)).lower()}"
+        for channel, value in want.consent.items()
+        if consent.get(channel) != value
+    ]
+    out += [
+        f"attribute {name}: expected {value!r}, is {attributes.get(name)!r}"
+        for name, value in want.attributes.items()
+        if attributes.get(name) != value
+    ]
+    return out
+
+
 def failures_of(expect: Expect, actual: Actual) -> list[str]:
     out: list[str] = []
     if expect.path is not None and expect.path != actual.path:
@@ -123,6 +147,18 @@ def failures_of(expect: Expect, actual: Actual) -> list[str]:
                 out.append(f"expected an alert to {want_alert.target}{about}, found: {seen}")
         if not expect.notifications and actual.notifications:
             out.append("expected no alerts, found: " + "; ".join(t for t, _ in actual.notifications))
+    if expect.sent_once:
+        same: dict[tuple[str, str], list[SentMessage]] = {}
+        for m in actual.messages:
+            same.setdefault((m.channel, m.body), []).append(m)
+        for (channel, _), copies in same.items():
+            if len(copies) > 1:
+                steps = ", ".join(c.step for c in copies)
+                out.append(
+                    f"the same {channel} went out {len(copies)} times (steps {steps}): '{copies[0].subject}'"
+                )
+    if expect.profile is not None:
+        out += _profile_problems(expect.profile, actual.profile)
     for want in expect.reviews or []:
         result = actual.reviews.get(want.step)
         if result is None:

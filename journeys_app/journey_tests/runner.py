@@ -34,7 +34,7 @@ from journeys_app.service.journey_service import JourneyService
 from journeys_app.store.customers import load_customers_file, upsert_customers
 from journeys_app.store.engine import SessionMaker, open_database
 from journeys_app.store.reviewers import ensure_reviewer
-from journeys_app.store.schema import Message, Notification, StepResult
+from journeys_app.store.schema import Customer, Message, Notification, StepResult
 from workflows.journey import JourneyWorkflow
 from workflows.models import CustomerEvent, RunState
 from workflows.review import ReviewDecision
@@ -294,6 +294,7 @@ async def _observe(run: _Run, loaded: LoadedCase) -> Actual:
         alerts = (
             await session.scalars(select(Notification).where(Notification.workflow_id == workflow_id))
         ).all()
+        customer = await session.get(Customer, state.customer_id)
     finished = {s.step_id: s.finished_at for s in steps}  # workflow time: the sends' own moments
     spec = run.service.catalog[loaded.journey].spec
     reviews = {
@@ -320,6 +321,9 @@ async def _observe(run: _Run, loaded: LoadedCase) -> Actual:
         notifications=[(a.target, a.message) for a in alerts],
         reviews=reviews,
         began=run.began.astimezone(run.zone),
+        profile={"tags": customer.tags, "consent": customer.consent, "attributes": customer.attributes}
+        if customer is not None
+        else {},
         visits=[(s.step_id, s.result or ({"error": s.error} if s.error else {})) for s in steps]
         + [(step_id, {}) for step_id in state.path if step_id not in finished],  # the step it ended in
         finished_at=[_aware(s.finished_at).astimezone(run.zone) for s in steps]
