@@ -48,6 +48,7 @@ class Moment(_Case):
 
     after: Duration  # after the trigger
     event: str | None = None
+    trigger_again: bool = False  # the MA sends the trigger event again (re-entry)
     properties: dict[str, Any] = Field(default_factory=dict)
     review: Literal["approve", "edit", "reject"] | None = None
     variant: int = Field(default=0, ge=0)
@@ -57,9 +58,10 @@ class Moment(_Case):
 
     @model_validator(mode="after")
     def _one_thing(self) -> Moment:
-        if (self.event is None) == (self.review is None):
+        if sum((self.event is not None, self.review is not None, self.trigger_again)) != 1:
             raise ValueError(
-                "each timeline entry has either 'event: <name>' or 'review: approve|edit|reject'"
+                "each timeline entry has one of 'event: <name>', 'review: approve|edit|reject' or "
+                "'trigger_again: true'"
             )
         if self.review == "edit" and not self.body:
             raise ValueError("review: edit needs 'body:' (the text the reviewer sends)")
@@ -133,6 +135,7 @@ class Expect(_Case):
     status: Literal["completed", "exited", "failed", "running"] | None = None
     outcome: str | None = None
     goal_reached: bool | None = None
+    runs: int | None = Field(default=None, ge=1)  # runs of this journey for the customer (re-entry)
     messages: list[MessageExpectation] | None = None  # None: not checked; []: nothing sent
     notifications: list[NotificationExpectation] | None = None
     reviews: list[ReviewExpectation] | None = None

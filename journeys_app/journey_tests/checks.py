@@ -31,6 +31,7 @@ class Actual:
     reviews: dict[str, dict[str, Any]]  # human_review step -> its result
     began: datetime  # the trigger's time, in the customer's time zone
     profile: dict[str, Any] = field(default_factory=dict)  # the customer's record at the end
+    runs: int = 1  # runs of the journey for the customer
     visits: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # every step visit, in order
     finished_at: list[datetime | None] = field(default_factory=list)  # of each visit, customer's time
 
@@ -126,6 +127,10 @@ def failures_of(expect: Expect, actual: Actual) -> list[str]:
         out.append(f"status: expected {expect.status}, the run is {actual.status}")
     if expect.outcome is not None and expect.outcome != actual.outcome:
         out.append(f"outcome: expected {expect.outcome}, the run ended {actual.outcome}")
+    if expect.runs is not None and expect.runs != actual.runs:
+        out.append(
+            f"runs: expected {expect.runs} run(s) of the journey for the customer, there were {actual.runs}"
+        )
     if expect.goal_reached is not None and expect.goal_reached != actual.goal_reached:
         reached = "reached" if expect.goal_reached else "not reached"
         out.append(f"goal: expected {reached}, it was{'' if actual.goal_reached else ' not'}")

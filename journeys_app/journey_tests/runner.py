@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError, RPCStatusCode
@@ -34,7 +34,7 @@ from journeys_app.service.journey_service import JourneyService
 from journeys_app.store.customers import load_customers_file, upsert_customers
 from journeys_app.store.engine import SessionMaker, open_database
 from journeys_app.store.reviewers import ensure_reviewer
-from journeys_app.store.schema import Customer, Message, Notification, StepResult
+from journeys_app.store.schema import Customer, JourneyRun, Message, Notification, StepResult
 from workflows.journey import JourneyWorkflow
 from workflows.models import CustomerEvent, RunState
 from workflows.review import ReviewDecision
@@ -212,6 +212,10 @@ async def _play(run: _Run, loaded: LoadedCase, customer_id: str) -> None:
     run.handle = env.client.get_workflow_handle(started.workflow_id)
     for moment in sorted(case.timeline, key=lambda m: m.after):
         await _sleep_until(env, run.began + moment.after)
+        if moment.trigger_again:
+            again = trigger.model_copy(update={"message_id": f"case-{uuid.uuid4().hex[:8]}"})
+            await run.service.trigger(loaded.journey, customer_id, again)
+            continue
         if moment.event is not None:
             event = CustomerEvent(
                 name=moment.event, properties=moment.properties, message_id=uuid.uuid4().hex
@@ -295,6 +299,11 @@ async def _observe(run: _Run, loaded: LoadedCase) -> Actual:
             await session.scalars(select(Notification).where(Notification.workflow_id == workflow_id))
         ).all()
         customer = await session.get(Customer, state.customer_id)
+        runs = await session.scalar(
+            select(func.count())
+            .select_from(JourneyRun)
+            .where(JourneyRun.customer_id == state.customer_id, JourneyRun.journey_id == state.journey_id)
+        )
     finished = {s.step_id: s.finished_at for s in steps}  # workflow time: the sends' own moments
     spec = run.service.catalog[loaded.journey].spec
     reviews = {
@@ -321,6 +330,7 @@ async def _observe(run: _Run, loaded: LoadedCase) -> Actual:
         notifications=[(a.target, a.message) for a in alerts],
         reviews=reviews,
         began=run.began.astimezone(run.zone),
+        runs=runs or 0,
         profile={"tags": customer.tags, "consent": customer.consent, "attributes": customer.attributes}
         if customer is not None
         else {},

@@ -55,6 +55,7 @@ def test_each_difference_is_one_line_that_names_it():
         "tag 'vip' present, which it should not be",
         "consent for email: expected false, is true",
     ]
+    assert _failures({"runs": 2}) == ["runs: expected 2 run(s) of the journey for the customer, there were 1"]
     assert _failures({"notifications": [{"target": "support-queue"}]}) == [
         "expected an alert to support-queue, found: sales: Hot lead: Ava"
     ]

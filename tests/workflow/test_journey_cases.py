@@ -39,7 +39,7 @@ def test_the_shipped_cases_pass_cover_every_branch_and_write_junit_xml(tmp_path:
     for journey in result["coverage"]:
         assert journey["complete"], journey  # every step, branch case, split arm and wait outcome
     suite = ET.parse(report).getroot().find("testsuite")
-    assert suite is not None and int(suite.get("tests", "0")) == len(result["cases"]) >= 26
+    assert suite is not None and int(suite.get("tests", "0")) == len(result["cases"]) >= 29
     assert suite.get("failures") == "0" and suite.get("errors") == "0"
     journeys_covered = {case.get("classname") for case in suite.iter("testcase")}
     assert journeys_covered == {
