@@ -68,6 +68,8 @@ def _message_problems(want: MessageExpectation, actual: Actual) -> list[str]:
                 f"subject containing '{want.subject_contains}'" if want.subject_contains else "",
                 f"body containing '{want.body_contains}'" if want.body_contains else "",
                 f"status {want.status}" if want.status else "",
+                f"sent after {want.not_before:%H:%M}" if want.not_before else "",
+                f"sent before {want.not_after:%H:%M}" if want.not_after else "",
             )
             if part
         )

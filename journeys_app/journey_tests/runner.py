@@ -30,7 +30,7 @@ from journeys_app.journey_tests.cases import Case, LoadedCase
 from journeys_app.journey_tests.checks import Actual, SentMessage, failures_of
 from journeys_app.journey_tests.fixed_inference import FixedInference, TemplateCopy
 from journeys_app.runtime import journey_worker
-from journeys_app.service.journey_service import JourneyService
+from journeys_app.service.journey_service import EntryKeyError, JourneyService, TriggerFilterError
 from journeys_app.store.customers import load_customers_file, upsert_customers
 from journeys_app.store.engine import SessionMaker, open_database
 from journeys_app.store.reviewers import ensure_reviewer
@@ -208,7 +208,10 @@ async def _play(run: _Run, loaded: LoadedCase, customer_id: str) -> None:
     trigger = CustomerEvent(
         name=case.trigger.event, properties=case.trigger.properties, message_id=f"case-{uuid.uuid4().hex[:8]}"
     )
-    started = await run.service.trigger(loaded.journey, customer_id, trigger)
+    try:
+        started = await run.service.trigger(loaded.journey, customer_id, trigger)
+    except (EntryKeyError, TriggerFilterError) as exc:
+        raise CaseError(f"{exc} (give it in the trigger's properties; with simulate, -p name=value)") from exc
     run.handle = env.client.get_workflow_handle(started.workflow_id)
     for moment in sorted(case.timeline, key=lambda m: m.after):
         await _sleep_until(env, run.began + moment.after)

@@ -84,8 +84,8 @@ def timeline_lines(outcome: CaseOutcome, spec: JourneySpec) -> list[str]:
     began: datetime = actual.began
     lines = [f"trigger at {began:%Y-%m-%d %H:%M} ({began.tzinfo}): {outcome.case.case.trigger.event}"]
     for (step_id, result), at in zip(actual.visits, actual.finished_at, strict=False):
-        when = f"{at:%a %H:%M}" if at else "  …      "
-        lines.append(f"  {when}  {step_id:<28} {what_happened(spec, step_id, result, began.tzinfo)}")
+        when = f"{at:%a %d %b %H:%M}" if at else "  …              "
+        lines.append(f"  {when}  {step_id:<22} {what_happened(spec, step_id, result, began.tzinfo)}")
     for m in actual.messages:
         subject = f" '{m.subject}'" if m.subject else ""
         lines.append(f"  would send {m.channel}{subject} from step {m.step} ({m.status})")
