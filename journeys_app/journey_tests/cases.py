@@ -7,12 +7,13 @@ are checked like journeys: every problem names the file, the line and how to fix
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from workflows.durations import Duration
 from workflows.validation import TESTS_DIR, SpecError, SpecProblem, line_of
@@ -102,6 +103,19 @@ class MessageExpectation(_Case):
     count: int = Field(default=1, ge=0)
     subject_contains: str | None = None
     body_contains: str | None = None
+    subject_matches: str | None = None  # a regular expression, searched in the subject
+    body_matches: str | None = None
+
+    @field_validator("subject_matches", "body_matches")
+    @classmethod
+    def _a_pattern(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return pattern
+
     status: str | None = None  # queued (the default outbox status here), suppressed, …
     not_before: time | None = None  # sent at or after this time of day, in the customer's zone
     not_after: time | None = None  # and at or before this one
@@ -151,7 +165,9 @@ class Case(_Case):
     start_at: time | datetime | None = None  # the trigger's time: local time of day, or a moment
     trigger: Event
     timeline: list[Moment] = Field(default_factory=list)
-    inference: Inference = Field(default_factory=Inference)
+    # Fixed answers, or `real`: the CPU models answer (seconds per case, and their answers may
+    # change with a model or taxonomy update; fixed answers keep a case about the journey).
+    inference: Inference | Literal["real"] = Field(default_factory=Inference)
     expect: Expect
 
 

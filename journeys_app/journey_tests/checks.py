@@ -3,6 +3,7 @@ the paths part, the message that did not match and why."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -56,6 +57,8 @@ def _message_problems(want: MessageExpectation, actual: Actual) -> list[str]:
         for m in sent
         if (want.subject_contains is None or want.subject_contains.lower() in m.subject.lower())
         and (want.body_contains is None or want.body_contains.lower() in m.body.lower())
+        and (want.subject_matches is None or re.search(want.subject_matches, m.subject) is not None)
+        and (want.body_matches is None or re.search(want.body_matches, m.body) is not None)
         and (want.status is None or m.status == want.status)
     ]
     if len(matching) != want.count:
@@ -67,6 +70,8 @@ def _message_problems(want: MessageExpectation, actual: Actual) -> list[str]:
             for part in (
                 f"subject containing '{want.subject_contains}'" if want.subject_contains else "",
                 f"body containing '{want.body_contains}'" if want.body_contains else "",
+                f"subject matching /{want.subject_matches}/" if want.subject_matches else "",
+                f"body matching /{want.body_matches}/" if want.body_matches else "",
                 f"status {want.status}" if want.status else "",
                 f"sent after {want.not_before:%H:%M}" if want.not_before else "",
                 f"sent before {want.not_after:%H:%M}" if want.not_after else "",

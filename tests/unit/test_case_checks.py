@@ -55,6 +55,10 @@ def test_each_difference_is_one_line_that_names_it():
         "tag 'vip' present, which it should not be",
         "consent for email: expected false, is true",
     ]
+    assert _failures({"messages": [{"body_matches": "^Hi (Ava|Ben)$"}]}) == []
+    assert _failures({"messages": [{"subject_matches": "^Bye"}]}) == [
+        "expected 1 email messages with subject matching /^Bye/, found 0: 'Hello' from step b (queued)"
+    ]
     assert _failures({"runs": 2}) == ["runs: expected 2 run(s) of the journey for the customer, there were 1"]
     assert _failures({"notifications": [{"target": "support-queue"}]}) == [
         "expected an alert to support-queue, found: sales: Hot lead: Ava"
