@@ -131,6 +131,7 @@ class ReviewExpectation(_Case):
     group: str | None = None
     escalated: bool | None = None
     decision: str | None = None
+    deadline_after_trigger: Duration | None = None  # the review's last deadline, from the trigger
 
 
 class ProfileExpectation(_Case):

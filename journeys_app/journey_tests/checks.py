@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from journeys_app.journey_tests.cases import Expect, MessageExpectation, ProfileExpectation
+from workflows.durations import format_duration
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Actual:
     began: datetime  # the trigger's time, in the customer's time zone
     profile: dict[str, Any] = field(default_factory=dict)  # the customer's record at the end
     runs: int = 1  # runs of the journey for the customer
+    review_deadlines: dict[str, datetime] = field(default_factory=dict)  # review step -> last deadline
     visits: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # every step visit, in order
     finished_at: list[datetime | None] = field(default_factory=list)  # of each visit, customer's time
 
@@ -180,4 +182,12 @@ def failures_of(expect: Expect, actual: Actual) -> list[str]:
             expected, got = getattr(want, name), result.get(name)
             if expected is not None and expected != got:
                 out.append(f"review '{want.step}': {name} expected {expected}, was {got}")
+        deadline = actual.review_deadlines.get(want.step)
+        if want.deadline_after_trigger is not None and deadline is not None:
+            after = deadline - actual.began
+            if abs(after - want.deadline_after_trigger) > timedelta(minutes=1):
+                out.append(
+                    f"review '{want.step}': deadline {format_duration(after)} after the trigger, "
+                    f"expected {format_duration(want.deadline_after_trigger)}"
+                )
     return out

@@ -36,7 +36,7 @@ from journeys_app.service.journey_service import EntryKeyError, JourneyService, 
 from journeys_app.store.customers import load_customers_file, upsert_customers
 from journeys_app.store.engine import SessionMaker, open_database
 from journeys_app.store.reviewers import ensure_reviewer
-from journeys_app.store.schema import Customer, JourneyRun, Message, Notification, StepResult
+from journeys_app.store.schema import Customer, JourneyRun, Message, Notification, Review, StepResult
 from workflows.journey import JourneyWorkflow
 from workflows.models import CustomerEvent, RunState
 from workflows.review import ReviewDecision
@@ -313,6 +313,9 @@ async def _observe(run: _Run, loaded: LoadedCase) -> Actual:
             await session.scalars(select(Notification).where(Notification.workflow_id == workflow_id))
         ).all()
         customer = await session.get(Customer, state.customer_id)
+        reviews_opened = (
+            await session.scalars(select(Review).where(Review.workflow_id == workflow_id))
+        ).all()
         runs = await session.scalar(
             select(func.count())
             .select_from(JourneyRun)
@@ -345,6 +348,7 @@ async def _observe(run: _Run, loaded: LoadedCase) -> Actual:
         reviews=reviews,
         began=run.began.astimezone(run.zone),
         runs=runs or 0,
+        review_deadlines={r.step_id: _aware(r.deadline) for r in reviews_opened},
         profile={"tags": customer.tags, "consent": customer.consent, "attributes": customer.attributes}
         if customer is not None
         else {},
