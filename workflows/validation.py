@@ -7,7 +7,7 @@ marketer with an editor, not a Python traceback.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,12 +87,12 @@ class _Lines:
         return self.lines.get(found, 1)
 
 
-def line_of(text: str, loc: Iterable[Any]) -> int:
-    """The line of a YAML document where the value at `loc` is written (1 if it cannot be found)."""
+def line_finder(text: str) -> Callable[[Iterable[Any]], int]:
+    """For a YAML document: the line where the value at a location is written (1 if not found)."""
     try:
-        return _Lines(yaml.compose(text, Loader=yaml.SafeLoader)).line(loc)
+        return _Lines(yaml.compose(text, Loader=yaml.SafeLoader)).line
     except yaml.YAMLError:
-        return 1
+        return lambda _loc: 1
 
 
 def _step_of(data: Any, loc: tuple[Any, ...]) -> str | None:

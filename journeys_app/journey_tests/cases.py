@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from workflows.durations import Duration
-from workflows.validation import TESTS_DIR, SpecError, SpecProblem, line_of
+from workflows.validation import TESTS_DIR, SpecError, SpecProblem, line_finder
 from workflows.validation_messages import friendly_messages
 
 
@@ -207,9 +207,10 @@ def load_case(path: Path) -> LoadedCase:
     try:
         case = Case.model_validate(data)
     except ValidationError as exc:
+        line = line_finder(text)
         raise SpecError(
             [
-                SpecProblem(str(path), line_of(text, loc), None, message)
+                SpecProblem(str(path), line(loc), None, message)
                 for loc, message in friendly_messages(exc.errors(), data)
             ]
         ) from None

@@ -5,6 +5,7 @@ recorded), days of waiting in milliseconds."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import tempfile
 import time
 import uuid
@@ -216,18 +217,21 @@ async def _play(run: _Run, loaded: LoadedCase, customer_id: str) -> None:
     if case.start_at is not None:
         await _sleep_until(env, _first_moment(case.start_at, await env.get_current_time(), run.zone))
     run.began = await env.get_current_time()
+    # The message id is the case's own, not random: a run keyed by it (its entry key, its sampling
+    # for review, its split arm) goes the same way every time the case runs.
+    message_id = f"case-{hashlib.sha256(f'{loaded.journey}/{loaded.name}'.encode()).hexdigest()[:10]}"
     trigger = CustomerEvent(
-        name=case.trigger.event, properties=case.trigger.properties, message_id=f"case-{uuid.uuid4().hex[:8]}"
+        name=case.trigger.event, properties=case.trigger.properties, message_id=message_id
     )
     try:
         started = await run.service.trigger(loaded.journey, customer_id, trigger)
     except (EntryKeyError, TriggerFilterError) as exc:
         raise CaseError(f"{exc} (give it in the trigger's properties; with simulate, -p name=value)") from exc
     run.handle = env.client.get_workflow_handle(started.workflow_id)
-    for moment in sorted(case.timeline, key=lambda m: m.after):
+    for index, moment in enumerate(sorted(case.timeline, key=lambda m: m.after)):
         await _sleep_until(env, run.began + moment.after)
         if moment.trigger_again:
-            again = trigger.model_copy(update={"message_id": f"case-{uuid.uuid4().hex[:8]}"})
+            again = trigger.model_copy(update={"message_id": f"{message_id}-{index + 1}"})
             await run.service.trigger(loaded.journey, customer_id, again)
             continue
         if moment.event is not None:
@@ -248,13 +252,13 @@ async def _play(run: _Run, loaded: LoadedCase, customer_id: str) -> None:
             at = f"the run was at step {state.current_step}, {where}"
             raise CaseError(f"at +{moment.after} no review was waiting ({at})")
         await ensure_reviewer(run.sessionmaker, moment.reviewer, [pending.group])
-        decision = {"approve": "approve", "edit": "edit", "reject": "reject"}[moment.review or "approve"]
+        assert moment.review is not None  # the case's timeline entries are events, triggers or reviews
         try:
             await run.handle.execute_update(
                 JourneyWorkflow.submit_review,
                 ReviewDecision(
                     review_id=pending.review_id,
-                    decision=decision,
+                    decision=moment.review,
                     reviewer=moment.reviewer,
                     variant=moment.variant,
                     body=moment.body,
@@ -322,6 +326,7 @@ async def _observe(run: _Run, loaded: LoadedCase) -> Actual:
             .where(JourneyRun.customer_id == state.customer_id, JourneyRun.journey_id == state.journey_id)
         )
     finished = {s.step_id: s.finished_at for s in steps}  # workflow time: the sends' own moments
+    ended_in = [step_id for step_id in state.path if step_id not in finished]  # no record yet
     spec = run.service.catalog[loaded.journey].spec
     reviews = {
         step_id: state.results.get(step_id) or {}
@@ -340,7 +345,7 @@ async def _observe(run: _Run, loaded: LoadedCase) -> Actual:
                 status=m.status,
                 subject=m.subject or "",
                 body=m.body,
-                at=_aware(finished.get(m.step_id)).astimezone(run.zone) if m.step_id in finished else None,
+                at=finished[m.step_id].astimezone(run.zone) if m.step_id in finished else None,
             )
             for m in messages
         ],
@@ -348,17 +353,11 @@ async def _observe(run: _Run, loaded: LoadedCase) -> Actual:
         reviews=reviews,
         began=run.began.astimezone(run.zone),
         runs=runs or 0,
-        review_deadlines={r.step_id: _aware(r.deadline) for r in reviews_opened},
+        review_deadlines={r.step_id: r.deadline for r in reviews_opened},
         profile={"tags": customer.tags, "consent": customer.consent, "attributes": customer.attributes}
         if customer is not None
         else {},
         visits=[(s.step_id, s.result or ({"error": s.error} if s.error else {})) for s in steps]
-        + [(step_id, {}) for step_id in state.path if step_id not in finished],  # the step it ended in
-        finished_at=[_aware(s.finished_at).astimezone(run.zone) for s in steps]
-        + [None for step_id in state.path if step_id not in finished],
+        + [(step_id, {}) for step_id in ended_in],
+        finished_at=[s.finished_at.astimezone(run.zone) for s in steps] + [None] * len(ended_in),
     )
-
-
-def _aware(moment: datetime | None) -> datetime:
-    assert moment is not None
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("UTC"))

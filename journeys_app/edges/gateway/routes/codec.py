@@ -57,7 +57,8 @@ def codec_routes(service: JourneyService, gate: Gate) -> APIRouter:
 
     @router.options("/{operation}")
     async def preflight(operation: str, request: Request) -> Response:
-        return Response(status_code=204 if cors(request) else 403, headers=cors(request))
+        headers = cors(request)
+        return Response(status_code=204 if headers else 403, headers=headers)
 
     @router.post("/decode")
     async def decode(request: Request) -> Response:
