@@ -64,6 +64,9 @@ class RecordRunRequest(_Contract):
     customer_id: str
     entry_key: str
     trigger_event: str
+    # The journey's goal, so the report can count conversions after the run has ended.
+    goal_event: str | None = None
+    goal_within_s: float | None = None
 
 
 class RecordStepRequest(_Contract):
@@ -80,6 +83,9 @@ class RecordStepRequest(_Contract):
 
 class RecordStepsRequest(_Contract):
     steps: list[RecordStepRequest]
+    # Where the run is now (it waits there, or goes on from there), for the journey report.
+    workflow_id: str | None = None
+    current_step: str | None = None
 
 
 class FinishRunRequest(_Contract):
@@ -104,6 +110,10 @@ class RecordReviewRequest(_Contract):
     chosen_variant: int | None = None
     edited_body: str | None = None
     reason: str | None = None
+    # For the queue: the journey, why this run is reviewed, the customer's words (or the draft's).
+    journey_id: str = ""
+    why: str = ""
+    snippet: str = ""
 
 
 class CheckReviewerRequest(_Contract):

@@ -35,6 +35,7 @@ from activities.contracts import (
 )
 from journeys_app.store.audit import audit_entry, write_audit, write_audit_rows
 from journeys_app.store.customers import to_profile
+from journeys_app.store.queries import run_row
 from journeys_app.store.schema import Customer, JourneyRun, Review, StepResult, UtcDateTime, utcnow
 from journeys_app.store.sql import insert_for, insert_if_absent
 from workflows.steps import KINDS
@@ -133,7 +134,7 @@ class StoreActivities(StoreActivityBase):
 
     async def _record_run(self, session: AsyncSession, req: RecordRunRequest) -> None:
         table = JourneyRun.__table__
-        values = {**req.model_dump(), "status": "running", "path": [], "started_at": utcnow()}
+        values = run_row(req, "running", utcnow())
         # Insert-if-absent first: it tells a new run from a retry (and takes SQLite's write lock).
         fresh = bool(
             await insert_if_absent(
@@ -191,6 +192,8 @@ class StoreActivities(StoreActivityBase):
                     "started_at": case((same_run, table.c.started_at), else_=ex.started_at),
                     "outcome": case((same_run, table.c.outcome), else_=null()),
                     "path": case((same_run, table.c.path), else_=ex.path),
+                    "goal_event": ex.goal_event,
+                    "goal_until": case((same_run, table.c.goal_until), else_=ex.goal_until),
                     "finished_at": case((same_run, table.c.finished_at), else_=null()),
                 },
             )
@@ -207,9 +210,16 @@ class StoreActivities(StoreActivityBase):
 
     @activity.defn(name=RECORD_STEPS)
     async def record_steps(self, req: RecordStepsRequest) -> None:
-        """record_step for several step visits of one run, in one transaction."""
+        """record_step for several step visits of one run, and where the run is now, in one
+        transaction."""
         async with self.sessionmaker() as session, session.begin():
             await self._record_steps(session, req.steps)
+            if req.workflow_id and req.current_step:
+                await session.execute(
+                    update(JourneyRun)
+                    .where(JourneyRun.workflow_id == req.workflow_id, JourneyRun.status == "running")
+                    .values(current_step=req.current_step)
+                )
 
     @staticmethod
     async def _record_steps(session: AsyncSession, steps: list[RecordStepRequest]) -> None:
@@ -264,6 +274,7 @@ class StoreActivities(StoreActivityBase):
                     status=req.status,
                     outcome=req.outcome,
                     path=req.path,
+                    current_step=None,
                     finished_at=func.coalesce(JourneyRun.finished_at, literal(utcnow(), UtcDateTime())),
                 )
             )

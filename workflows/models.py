@@ -25,6 +25,10 @@ class CustomerEvent(_Model):
     message_id: str | None = Field(default=None, max_length=200)
     timestamp: datetime | None = None
 
+    def occurrence(self) -> tuple[str, str | None, datetime | None]:
+        """Name, message id and time: what the store keeps of a goal event."""
+        return self.name, self.message_id, self.timestamp
+
     def as_context(self) -> dict[str, Any]:
         """What expressions see as `event`; a missing message id stays undefined, never "None"."""
         ids = {"message_id": self.message_id} if self.message_id else {}
@@ -83,6 +87,8 @@ class JourneyInput(_Model):
             customer_id=self.customer_id,
             entry_key=self.entry_key,
             trigger_event=self.trigger.name,
+            goal_event=self.spec.goal.event if self.spec.goal else None,
+            goal_within_s=self.spec.goal.within.total_seconds() if self.spec.goal else None,
         )
 
 

@@ -57,6 +57,7 @@ RECORD_TIMEOUT = timedelta(seconds=30)
 # Inference activities heartbeat every few seconds; a worker killed mid-generation is noticed here.
 INFERENCE_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 INFERENCE_FALLBACK_PATCH = "inference-fallback-to-rules"
+WAIT_POSITION_PATCH = "record-where-run-waits"
 MAX_UNRECORDED_STEPS = 100  # step records kept before a write, so one write's payload stays small
 
 
@@ -98,6 +99,7 @@ class RunServices:
         self._retry_visit: int | None = None
         self._batched = False  # BATCHED_BOOKKEEPING_PATCH
         self._unrecorded: list[RecordStepRequest] = []  # step records not yet in the store
+        self._written_step: str | None = None  # the current step as the store last heard it
         # Scores asked for with a classification, by score step id (not carried over continue-as-new:
         # a score step without one asks the inference worker itself).
         self.prefetched: dict[str, tuple[ScoreRequest, ScoreResult]] = {}
@@ -179,7 +181,7 @@ class RunServices:
     ) -> bool:
         """Wait until `ready()` or the timeout; `what` tells operators (state query, Temporal UI's
         timer summary) what the run waits for."""
-        await self.flush_steps()  # what a waiting run has done is in the store
+        await self.flush_steps(at_wait=True)  # what a waiting run has done, and where it waits
         self.show_step_waited_at()
         self._waiting_for = what
         self._waiting_until = self.now() + timeout if timeout is not None else None
@@ -261,17 +263,27 @@ class RunServices:
             summary=f"record step {record.step_id}",
         )
 
-    async def flush_steps(self) -> None:
-        """Write the step records gathered since the last wait, in one transaction."""
-        if not self._unrecorded:
+    async def flush_steps(self, *, at_wait: bool = False) -> None:
+        """Write the step records gathered since the last wait, and the step the run is at, in one
+        transaction. At a wait a move alone is written too (a run whose first step waits)."""
+        moved = (
+            at_wait
+            and self._batched
+            and self._written_step != self._current
+            and workflow.patched(WAIT_POSITION_PATCH)
+        )
+        if not self._unrecorded and not moved:
             return
         records, self._unrecorded = self._unrecorded, []
+        self._written_step = self._current
         await workflow.execute_local_activity(
             RECORD_STEPS,
-            RecordStepsRequest(steps=records),
+            RecordStepsRequest(steps=records, workflow_id=self.workflow_id, current_step=self._current),
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=RECORD_RETRY,
-            summary="record steps " + ", ".join(dict.fromkeys(r.step_id for r in records)),
+            summary="record steps " + ", ".join(dict.fromkeys(r.step_id for r in records))
+            if records
+            else f"at {self._current}",
         )
 
     async def _finish(self, status: str, outcome: str) -> JourneyResult:

@@ -87,4 +87,4 @@ class JourneySpec(SpecModel):
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-_STEP_FIELDS_ADDED_LATER = ("min_confidence", "on_low_confidence", "knowledge")
+_STEP_FIELDS_ADDED_LATER = ("min_confidence", "on_low_confidence", "knowledge", "control")

@@ -33,6 +33,7 @@ from journeys_app.core.unsubscribe import UNSUBSCRIBED_EVENT, read_token
 from journeys_app.store import queries
 from journeys_app.store.audit import audit_entry, write_audit
 from journeys_app.store.erasure import ErasureReport, erase_customer_data
+from journeys_app.store.goal_events import record_goal_events
 from journeys_app.store.reviewers import get_reviewer
 from journeys_app.store.schema import Customer
 from workflows import search_attributes
@@ -138,6 +139,7 @@ class JourneyService:
             for name in fields_read(j.spec.entry.key, "event")
         )
         self._listened = {j.spec.id: (j.spec_hash, j.spec.listened_events()) for j in catalog.values()}
+        self.goal_events = frozenset(j.spec.goal.event for j in catalog.values() if j.spec.goal)
         self._searchable: bool | None = None  # the namespace has the search attributes: asked once
 
     async def searchable(self) -> bool:
@@ -273,7 +275,11 @@ class JourneyService:
     async def event(self, customer_id: str, event: CustomerEvent) -> EventResult:
         """Feed an event to the customer's running journeys and start journeys it triggers."""
         customer = await queries.customer_context(self.sessionmaker, customer_id)
-        return await self.route(customer_id, event, self.triggered_by(customer_id, event, customer))
+        journeys = self.triggered_by(customer_id, event, customer)
+        if event.name in self.goal_events:  # counted before routing: a retry is recorded once
+            async with self.sessionmaker() as session, session.begin():
+                await record_goal_events(session, [(customer_id, *event.occurrence())])
+        return await self.route(customer_id, event, journeys)
 
     def triggered_by(
         self, customer_id: str, event: CustomerEvent, customer: dict[str, Any]

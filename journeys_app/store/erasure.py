@@ -67,7 +67,7 @@ async def erase_customer_data(sessionmaker: SessionMaker, customer_id: str, oper
             await session.execute(
                 update(Review)
                 .where(Review.customer_id == customer_id)
-                .values(variants=[], edited_body=None, reason=None)
+                .values(variants=[], edited_body=None, reason=None, snippet="")
             )
         ).rowcount
         notifications = (
@@ -79,7 +79,10 @@ async def erase_customer_data(sessionmaker: SessionMaker, customer_id: str, oper
         ).rowcount
         if run_ids:
             await session.execute(
-                update(StepResult).where(StepResult.workflow_id.in_(run_ids)).values(result={}, error=None)
+                update(StepResult)
+                # A split's result is only the arm's name: the journey's report keeps it.
+                .where(StepResult.workflow_id.in_(run_ids), StepResult.step_type != "split")
+                .values(result={}, error=None)
             )
             await session.execute(
                 update(JourneyRun)

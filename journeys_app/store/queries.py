@@ -6,7 +6,7 @@ Records are frozen pydantic models, so callers can `model_dump(mode="json")` the
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -206,6 +206,14 @@ async def get_review(sessionmaker: SessionMaker, review_id: str) -> ReviewRecord
     return None if row is None else ReviewRecord.model_validate(row)
 
 
+def run_row(run: RecordRunRequest, status: str, started_at: datetime) -> dict[str, Any]:
+    """The journey_runs columns of a run that starts now: its goal window ends `within` later."""
+    values = run.model_dump(exclude={"goal_within_s"})
+    within = run.goal_within_s
+    until = started_at + timedelta(seconds=within) if within is not None else None
+    return {**values, "status": status, "path": [], "started_at": started_at, "goal_until": until}
+
+
 async def insert_runs_if_absent(
     sessionmaker: SessionMaker, runs: list[RecordRunRequest], started_at: datetime | None = None
 ) -> int:
@@ -214,7 +222,7 @@ async def insert_runs_if_absent(
     if not runs:
         return 0
     at = started_at or utcnow()
-    rows = [{**run.model_dump(), "status": "starting", "path": [], "started_at": at} for run in runs]
+    rows = [run_row(run, "starting", at) for run in runs]
     async with sessionmaker() as session, session.begin():
         table = JourneyRun.__table__
         inserted = 0

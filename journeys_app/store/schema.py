@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -109,7 +110,10 @@ class JourneyRun(Base):
     """One workflow run of a journey for a customer; the workflow id is the natural key."""
 
     __tablename__ = "journey_runs"
-    __table_args__ = (Index("ix_journey_runs_customer_status", "customer_id", "status"),)
+    __table_args__ = (
+        Index("ix_journey_runs_customer_status", "customer_id", "status"),
+        Index("ix_journey_runs_journey_started", "journey_id", "started_at"),
+    )
 
     workflow_id: Mapped[str] = mapped_column(String, primary_key=True)
     journey_id: Mapped[str] = mapped_column(index=True)
@@ -123,6 +127,10 @@ class JourneyRun(Base):
     path: Mapped[list[str]] = mapped_column(default=list)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    current_step: Mapped[str | None]  # where a running run waits, as of its last store write
+    # The journey's goal: the run converts if this event arrives before goal_until (GoalEvent).
+    goal_event: Mapped[str | None]
+    goal_until: Mapped[datetime | None]
 
 
 class StepResult(Base):
@@ -186,6 +194,10 @@ class Review(Base):
     reason: Mapped[str | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
+    # What the queue shows: the journey, why this run is reviewed, the start of the customer's words.
+    journey_id: Mapped[str] = mapped_column(default="", server_default=text("''"))
+    why: Mapped[str] = mapped_column(default="", server_default=text("''"))
+    snippet: Mapped[str] = mapped_column(default="", server_default=text("''"))
 
 
 class Reviewer(Base):
@@ -195,6 +207,8 @@ class Reviewer(Base):
 
     name: Mapped[str] = mapped_column(String, primary_key=True)
     groups: Mapped[list[str]] = mapped_column(default=list)
+    # "reports": may read journey reports in the console (with or without review groups).
+    roles: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
     password_hash: Mapped[str]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -241,6 +255,25 @@ class IngestedEvent(Base):
     status: Mapped[str]  # processing (claimed, being routed) | done
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime] = mapped_column(default=utcnow)  # a stale claim may be taken over
+
+
+class GoalEvent(Base):
+    """An event that is some journey's goal: the report counts a run as converted when its
+    customer's goal event arrives within the goal's window, even after the run has ended (a
+    holdout arm's run ends at once, and its customers still buy)."""
+
+    __tablename__ = "goal_events"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "event", "message_id"),
+        Index("ix_goal_events_customer_event_at", "customer_id", "event", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str]
+    event: Mapped[str]
+    message_id: Mapped[str]  # the MA's id of the event (a resend is recorded once); or a fresh one
+    occurred_at: Mapped[datetime]
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Enrollment(Base):

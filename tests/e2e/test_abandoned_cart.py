@@ -26,9 +26,11 @@ from journeys_app.devtools.stack import find_binary
 from journeys_app.runtime import journey_worker
 from journeys_app.service.catalog import load_catalog
 from journeys_app.service.journey_service import JourneyService
+from journeys_app.service.report import VersionReport, journey_report
 from journeys_app.store import queries
 from journeys_app.store.customers import load_customers_file, upsert_customers
 from journeys_app.store.engine import SessionMaker, open_database
+from journeys_app.store.schema import JourneyRun
 from tests.e2e.conftest import stack_settings
 from workflows.models import CustomerEvent, RunState
 from workflows.steps.split import bucket
@@ -66,6 +68,18 @@ class CartStack:
                 if ready(state):
                     return state
                 await asyncio.sleep(0.2)
+
+    async def stored_step(self, workflow_id: str) -> str | None:
+        """Where the store says the run is (the journey report counts waiting runs by it)."""
+        async with self.sessionmaker() as session:
+            run = await session.get(JourneyRun, workflow_id)
+        assert run is not None
+        return run.current_step
+
+    async def report(self) -> VersionReport:
+        journey = self.service.catalog["abandoned_cart"]
+        [version] = (await journey_report(self.sessionmaker, "abandoned_cart", journey.spec)).versions
+        return version
 
     async def skip(self, duration: timedelta) -> None:
         """Move the server's clock on. Time moves only here: never while the model writes, which
@@ -142,8 +156,9 @@ async def test_reminders_wait_for_morning_and_test_both_subject_lines(cart: Cart
         await cart.until(workflow_id, lambda s: s.current_step == "wait_purchase" and s.waiting_for)
     await cart.skip(timedelta(hours=4, minutes=1))  # no purchase: the reminders are due at 02:xx
     held = [await cart.until(w, lambda s: s.deferred_until is not None) for w in runs.values()]
-    for state in held:  # held by quiet hours, visible in the run's state
+    for state in held:  # held by quiet hours, visible in the run's state and the store
         assert state.deferred_until is not None and state.current_step == "send_reminder"
+        assert await cart.stored_step(state.workflow_id) == "send_reminder"
         local = state.deferred_until.astimezone(ZoneInfo(zone))
         assert (local.hour, local.minute) == (8, 0)
     assert not list(cart.mail.glob("*.eml"))  # nothing sent at night
@@ -166,6 +181,15 @@ async def test_reminders_wait_for_morning_and_test_both_subject_lines(cart: Cart
         (message,) = await queries.messages_for_run(cart.sessionmaker, state.workflow_id)
         assert message.status == "sent" and message.subject == SUBJECTS[path]
 
+    report = await cart.report()
+    assert report.messages["sent"] == 2 and report.messages["held_for_quiet_hours"] == 2
+    [experiment] = report.experiments
+    assert [(a.name, a.entered, a.converted) for a in experiment.arms] == [
+        ("items_waiting", 1, 0),
+        ("question", 1, 0),
+    ]
+    assert experiment.verdict.startswith("not enough data yet")
+
     emails = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in cart.mail.glob("*.eml")]
     assert sorted(str(e["Subject"]) for e in emails) == sorted(SUBJECTS.values())  # each once
     for email in emails:
@@ -176,9 +200,13 @@ async def test_reminders_wait_for_morning_and_test_both_subject_lines(cart: Cart
 async def test_a_purchase_within_four_hours_ends_the_run_without_email(cart: CartStack) -> None:
     workflow_id = await cart.abandon("cust-chloe", "C-77")
     await cart.until(workflow_id, lambda s: s.current_step == "wait_purchase" and s.waiting_for)
+    assert await cart.stored_step(workflow_id) == "wait_purchase"  # the report's "waiting now"
     await cart.skip(timedelta(hours=3))  # an order three hours later
     await cart.service.event("cust-chloe", CustomerEvent(name="order_completed", properties={"total": 540}))
     state = await cart.until(workflow_id, lambda s: s.status != "running")
     assert state.outcome == "purchased_without_reminder" and state.goal_reached_at is not None
     assert await queries.messages_for_run(cart.sessionmaker, workflow_id) == []
     assert not list(cart.mail.glob("*.eml"))
+    report = await cart.report()  # the order is the journey's goal: a conversion
+    assert (report.entered, report.goal.converted if report.goal else None) == (1, 1)
+    assert await cart.stored_step(workflow_id) is None

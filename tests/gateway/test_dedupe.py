@@ -6,8 +6,10 @@ import asyncio
 import uuid
 
 import pytest
+from sqlalchemy import select
 
 from journeys_app.store.api_keys import create_key
+from journeys_app.store.schema import GoalEvent
 from tests.gateway.conftest import Gateway
 from workflows.journey import JourneyWorkflow
 from workflows.models import CustomerEvent
@@ -81,3 +83,31 @@ async def test_a_run_ignores_an_event_id_it_has_already_received(gw: Gateway) ->
     await handle.signal(JourneyWorkflow.event, reply)
     await handle.signal(JourneyWorkflow.event, other)
     assert await outcomes(gw, [run]) == ["replied_twice"]
+
+
+async def test_a_goal_event_no_run_hears_is_kept_once_for_the_report(gw: Gateway) -> None:
+    """order_completed is abandoned_cart's goal: kept for conversions after a run has ended, even
+    when no run listens now; a resend (same messageId) is kept once, a new order again."""
+    customer = f"c-{uuid.uuid4().hex[:8]}"
+    order = {"userId": customer, "event": "order_completed", "messageId": f"order-{uuid.uuid4()}",
+             "timestamp": "2026-11-02T10:00:00Z"}  # fmt: skip
+    async with gw.http() as web:
+        batch = {"batch": [{**order, "type": "track"}]}
+        answers = [(await web.post("/v1/batch", json=batch)).json() for _ in range(2)]
+        other = {**order, "messageId": f"order-{uuid.uuid4()}", "timestamp": "2026-11-03T10:00:00Z"}
+        assert (await web.post("/v1/track", json=other)).status_code == 200
+        page = {"userId": customer, "event": "page_viewed", "messageId": f"page-{uuid.uuid4()}"}
+        assert (await web.post("/v1/track", json=page)).status_code == 200
+    assert [a["results"][0]["outcome"] for a in answers] == ["processed", "duplicate"]
+    async with gw.sessionmaker() as session:
+        kept = (
+            await session.execute(
+                select(GoalEvent.event, GoalEvent.occurred_at)
+                .where(GoalEvent.customer_id == customer)
+                .order_by(GoalEvent.occurred_at)
+            )
+        ).all()
+    assert [(e, f"{at:%Y-%m-%d %H:%M}") for e, at in kept] == [
+        ("order_completed", "2026-11-02 10:00"),
+        ("order_completed", "2026-11-03 10:00"),
+    ]

@@ -97,8 +97,22 @@ def review_needed(step: HumanReviewStep, run: Run) -> tuple[bool, str]:
     return False, f"not sampled (rate {step.sample_rate:.0%})"
 
 
+SNIPPET_CHARS = 160
+
+
+def snippet(run: Run, variants: list[dict[str, Any]]) -> str:
+    """What the queue shows of a review: the customer's own words if the trigger has them, else
+    the start of the first draft."""
+    event = run.context()["event"]
+    words = " — ".join(str(event[k]) for k in ("subject", "text") if event.get(k))
+    if not words and variants:
+        words = str(variants[0].get("subject") or variants[0].get("body") or "")
+    words = " ".join(words.split())
+    return words if len(words) <= SNIPPET_CHARS else words[: SNIPPET_CHARS - 1] + "…"
+
+
 async def _record(
-    run: Run, pending: PendingReview, status: str, decision: ReviewDecision | None = None
+    run: Run, pending: PendingReview, status: str, decision: ReviewDecision | None = None, why: str = ""
 ) -> None:
     await run.flush_steps()  # the reviewer's context shows the steps before the review
     await run.effect(
@@ -116,6 +130,9 @@ async def _record(
             chosen_variant=decision.variant if decision else None,
             edited_body=decision.body if decision and decision.decision == "edit" else None,
             reason=decision.reason if decision else None,
+            journey_id=run.spec.id,
+            why=why,
+            snippet=snippet(run, pending.variants),
         ),
         type(None),
     )
@@ -142,11 +159,11 @@ async def human_review(step: HumanReviewStep, run: Run) -> Outcome:
         )
         run.review_decision = None
         if workflow.patched(BATCHED_BOOKKEEPING_PATCH):  # pending once a reviewer can find it
-            await _record(run, pending, "pending")
+            await _record(run, pending, "pending", why=why)
             run.pending_review = pending
         else:
             run.pending_review = pending
-            await _record(run, pending, "pending")
+            await _record(run, pending, "pending", why=why)
         decided = await run.wait(
             lambda: run.review_decision is not None,
             step.deadline,
@@ -161,7 +178,7 @@ async def human_review(step: HumanReviewStep, run: Run) -> Outcome:
                 }
             )
             run.pending_review = pending
-            await _record(run, pending, "escalated")
+            await _record(run, pending, "escalated", why=why)
             decided = await run.wait(
                 lambda: run.review_decision is not None,
                 step.on_timeout.deadline,
@@ -171,7 +188,7 @@ async def human_review(step: HumanReviewStep, run: Run) -> Outcome:
         decision = run.review_decision if decided else None
         if decision is None or decision.decision != "regenerate":
             break
-        await _record(run, pending, "regenerated", decision)
+        await _record(run, pending, "regenerated", decision, why)
         fresh = await _new_copy(run, source, decision.reason, preset=False)
         variants = fresh or variants
         regenerated += 1
@@ -184,7 +201,7 @@ async def human_review(step: HumanReviewStep, run: Run) -> Outcome:
         **({"regenerated": regenerated} if regenerated else {}),
     }
     if decision is None:
-        await _record(run, pending, "timed_out")
+        await _record(run, pending, "timed_out", why=why)
         then = step.on_timeout.then
         if then == "approve":
             return Outcome({**base, "decision": "timed_out_approved", "approved": first_passing(variants)})
@@ -196,7 +213,7 @@ async def human_review(step: HumanReviewStep, run: Run) -> Outcome:
         return Outcome({**base, "decision": "timed_out", "approved": None}, goto=then.goto)
 
     status = {"approve": "approved", "edit": "edited", "reject": "rejected"}[decision.decision]
-    await _record(run, pending, status, decision)
+    await _record(run, pending, status, decision, why)
     base |= {"decision": status, "reviewer": decision.reviewer, "reason": decision.reason}
     if decision.decision == "reject":
         if step.on_reject == "exit":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from workflows.language import STEP_ID, SpecModel, StepBase, StepId
 from workflows.steps.base import Jump, Outcome, Run, StepKind
@@ -20,6 +20,9 @@ class SplitPath(SpecModel):
 class SplitStep(StepBase):
     type: Literal["split"]
     paths: list[SplitPath] = Field(min_length=2)
+    # The arm the others are compared with in the journey's report (default: the first). An arm
+    # that goes straight to an exit is a holdout, and the report shows the journey's uplift.
+    control: str | None = None
 
     @field_validator("paths")
     @classmethod
@@ -28,6 +31,13 @@ class SplitStep(StepBase):
         if len(set(names)) != len(names):
             raise ValueError("split path names must be unique")
         return paths
+
+    @model_validator(mode="after")
+    def _control_is_a_path(self) -> SplitStep:
+        names = [p.name for p in self.paths]
+        if self.control is not None and self.control not in names:
+            raise ValueError(f"control {self.control!r} is not one of this split's paths: {', '.join(names)}")
+        return self
 
 
 def bucket(*parts: str) -> float:

@@ -38,6 +38,7 @@ from journeys_app.service.journey_service import EntryKeyError, JourneyService, 
 from journeys_app.store import queries
 from journeys_app.store.customers import CustomerRowError, validate_customer, write_customers
 from journeys_app.store.engine import SessionMaker
+from journeys_app.store.goal_events import record_goal_events
 from journeys_app.store.schema import Customer, IngestedEvent, utcnow
 from journeys_app.store.sql import insert_if_absent
 from journeys_app.store.storable import storable_problems
@@ -260,6 +261,15 @@ class Ingest:
                     if taken.rowcount == 1:
                         owned.add(key)
             acting = {c.index for c in checked if c.claim_key is None or c.claim_key in owned}
+            goals = self.service.goal_events
+            await record_goal_events(
+                session,
+                [
+                    (c.message.userId, *c.event.occurrence())
+                    for c in tracks
+                    if c.index in acting and c.event is not None and c.event.name in goals
+                ],
+            )
             await write_customers(
                 session, [c.row for c in checked if c.row is not None and c.index in acting]
             )

@@ -1,0 +1,168 @@
+"""Split results with confidence: per arm a Wilson interval, against the control a Newcombe
+interval of the difference, a two-sided score test and the Bayesian probability to beat it.
+
+The statistics come from statsmodels and scipy; this module only chooses the methods and words
+the verdict. Below `MIN_RUNS_PER_ARM` runs in an arm there is no verdict: early rates swing.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+from pydantic import BaseModel
+
+MIN_RUNS_PER_ARM = 100
+ALPHA = 0.05  # two-sided; split across the arms compared with the control (Bonferroni)
+
+
+class ArmResult(BaseModel):
+    name: str
+    control: bool
+    entered: int
+    converted: int
+    rate: float | None
+    rate_low: float | None  # 95 % Wilson interval
+    rate_high: float | None
+    # Against the control (None for the control itself): rate difference, in proportion points.
+    difference: float | None = None
+    difference_low: float | None = None  # 95 % Newcombe (hybrid score) interval
+    difference_high: float | None = None
+    p_value: float | None = None  # two-sided score test of equal rates
+    probability_to_beat_control: float | None = None  # Beta(1 + converted, 1 + not converted) posteriors
+
+
+class Comparison(BaseModel):
+    """The result of one split: each arm against the control, and what to conclude."""
+
+    step_id: str
+    control: str
+    holdout: bool  # the control arm gets nothing from the journey: the difference is its uplift
+    arms: list[ArmResult]
+    verdict: str
+    winner: str | None = None
+    # For a holdout: every other arm pooled against it (what the journey as a whole adds).
+    uplift: ArmResult | None = None
+
+
+def rate_interval(converted: int, entered: int) -> tuple[float | None, float | None, float | None]:
+    from statsmodels.stats.proportion import proportion_confint
+
+    if entered == 0:
+        return None, None, None
+    low, high = proportion_confint(converted, entered, alpha=0.05, method="wilson")
+    return converted / entered, float(low), float(high)
+
+
+def probability_to_beat(converted: int, entered: int, control_converted: int, control_entered: int) -> float:
+    """P(rate of the arm > rate of the control) under uniform priors, by numerical integration."""
+    from scipy import integrate, stats
+
+    arm = stats.beta(1 + converted, 1 + entered - converted)
+    control = stats.beta(1 + control_converted, 1 + control_entered - control_converted)
+    # P(arm > control) = ∫ f_arm(x) · F_control(x) dx, over where the arm's posterior has mass.
+    low, high = arm.ppf(1e-9), arm.ppf(1 - 1e-9)
+    value, _ = integrate.quad(lambda x: arm.pdf(x) * control.cdf(x), low, high, limit=200)
+    return min(1.0, max(0.0, float(value)))
+
+
+def compare(
+    name: str, converted: int, entered: int, control_converted: int, control_entered: int
+) -> ArmResult:
+    """One arm against the control."""
+    from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
+
+    rate, low, high = rate_interval(converted, entered)
+    result = ArmResult(
+        name=name,
+        control=False,
+        entered=entered,
+        converted=converted,
+        rate=rate,
+        rate_low=low,
+        rate_high=high,
+    )
+    if entered == 0 or control_entered == 0:
+        return result
+    with warnings.catch_warnings():  # rates of 0 or 1: ratios statsmodels reports beside are undefined
+        warnings.simplefilter("ignore", RuntimeWarning)
+        diff_low, diff_high = confint_proportions_2indep(
+            converted, entered, control_converted, control_entered, method="newcomb", compare="diff"
+        )
+        test = test_proportions_2indep(
+            converted, entered, control_converted, control_entered, method="score", compare="diff"
+        )
+    p_value = float(test.pvalue)
+    result.difference = converted / entered - control_converted / control_entered
+    result.difference_low, result.difference_high = float(diff_low), float(diff_high)
+    # Both rates 0 (or both 1): the test has nothing to tell apart; no evidence of a difference.
+    result.p_value = 1.0 if math.isnan(p_value) else p_value
+    result.probability_to_beat_control = probability_to_beat(
+        converted, entered, control_converted, control_entered
+    )
+    return result
+
+
+def compare_arms(
+    step_id: str, counts: dict[str, tuple[int, int]], control: str, *, holdout: bool
+) -> Comparison:
+    """`counts`: arm name -> (entered, converted), in the split's order; `control` one of them."""
+    control_entered, control_converted = counts.get(control, (0, 0))
+    rate, low, high = rate_interval(control_converted, control_entered)
+    arms = [
+        ArmResult(
+            name=control,
+            control=True,
+            entered=control_entered,
+            converted=control_converted,
+            rate=rate,
+            rate_low=low,
+            rate_high=high,
+        )
+    ]
+    for name, (entered, converted) in counts.items():
+        if name != control:
+            arms.append(compare(name, converted, entered, control_converted, control_entered))
+    uplift = None
+    if holdout and len(arms) > 1:
+        treated = [a for a in arms if not a.control]
+        uplift = compare(
+            "all but the holdout",
+            sum(a.converted for a in treated),
+            sum(a.entered for a in treated),
+            control_converted,
+            control_entered,
+        )
+    verdict, winner = _verdict(arms, holdout=holdout)
+    return Comparison(
+        step_id=step_id,
+        control=control,
+        holdout=holdout,
+        arms=arms,
+        verdict=verdict,
+        winner=winner,
+        uplift=uplift,
+    )
+
+
+def _verdict(arms: list[ArmResult], *, holdout: bool) -> tuple[str, str | None]:
+    control = arms[0]
+    short = [a for a in arms if a.entered < MIN_RUNS_PER_ARM]
+    if short:
+        need = ", ".join(f"{a.name} {MIN_RUNS_PER_ARM - a.entered}" for a in short)
+        return f"not enough data yet: each arm needs {MIN_RUNS_PER_ARM} runs (still to come: {need})", None
+    alpha = ALPHA / max(1, len(arms) - 1)
+    better = [a for a in arms[1:] if a.p_value is not None and a.p_value < alpha and (a.difference or 0) > 0]
+    worse = [a for a in arms[1:] if a.p_value is not None and a.p_value < alpha and (a.difference or 0) < 0]
+    against = "the holdout" if holdout else f"{control.name} (control)"
+    if better:
+        best = max(better, key=lambda a: a.difference or 0)
+        return (
+            f"{best.name} wins: {100 * (best.difference or 0):+.1f} points over {against} "
+            f"(p = {best.p_value:.3g}; "
+            f"{100 * (best.probability_to_beat_control or 0):.0f} % probability to beat it)",
+            best.name,
+        )
+    if worse and len(worse) == len(arms) - 1:
+        return f"{control.name} wins: every other arm converts worse than {against}", control.name
+    return f"no clear difference yet (no arm differs from {against} at p < {alpha:.3g})", None
