@@ -145,6 +145,15 @@ def compare_arms(
     )
 
 
+def chance(probability: float) -> str:
+    """A probability in words a marketer reads right: never "100 %" for 0.996."""
+    if probability >= 0.995:
+        return "> 99 %"
+    if probability <= 0.005:
+        return "< 1 %"
+    return f"{100 * probability:.0f} %"
+
+
 def _verdict(arms: list[ArmResult], *, holdout: bool) -> tuple[str, str | None]:
     control = arms[0]
     short = [a for a in arms if a.entered < MIN_RUNS_PER_ARM]
@@ -160,7 +169,7 @@ def _verdict(arms: list[ArmResult], *, holdout: bool) -> tuple[str, str | None]:
         return (
             f"{best.name} wins: {100 * (best.difference or 0):+.1f} points over {against} "
             f"(p = {best.p_value:.3g}; "
-            f"{100 * (best.probability_to_beat_control or 0):.0f} % probability to beat it)",
+            f"{chance(best.probability_to_beat_control or 0)} probability to beat it)",
             best.name,
         )
     if worse and len(worse) == len(arms) - 1:

@@ -3,6 +3,7 @@ exact, the intervals and tests as statsmodels and scipy compute them, on SQLite 
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from statsmodels.stats import proportion
 from journeys_app.devtools.report_seed import ArmPlan, CartPlan, seed
 from journeys_app.service.experiments import MIN_RUNS_PER_ARM, compare_arms
 from journeys_app.service.report import is_holdout, journey_report
+from tests.cli import journeys
 from tests.store.conftest import Store
 from workflows.validation import load_journeys
 
@@ -201,3 +203,46 @@ def test_a_control_that_is_not_an_arm_is_refused(tmp_path: Path) -> None:
         SpecError, match="control 'nobody' is not one of this split's paths: items_waiting, question"
     ):
         load_journeys(tmp_path, None)
+
+
+async def test_journeys_report_json_chart_and_bad_input(tmp_path: Path) -> None:
+    """The command a marketer runs: the same figures as JSON, a chart file, clear refusals."""
+    from journeys_app.core.settings import Settings
+    from journeys_app.store.engine import open_database
+
+    env = {"JOURNEYS_STATE_DIR": str(tmp_path / "state"), "JOURNEYS_JOURNEYS_DIR": str(ROOT / "journeys")}
+    async with open_database(Settings(_env_file=None, state_dir=tmp_path / "state")) as (_, sessionmaker):
+        async with sessionmaker() as session, session.begin():
+            await seed(session, PLAN)
+    since = f"--since={PLAN.start.isoformat()}"
+    done = journeys(
+        "report", "abandoned_cart", since, "--json", "--chart", str(tmp_path / "funnel.png"), env=env
+    )
+    assert done.returncode == 0, done.stderr
+    [v] = json.loads(done.stdout)["versions"]
+    assert (v["entered"], v["goal"]["converted"], v["messages"]["sent"]) == (2000, 416, 1715)
+    [experiment] = v["experiments"]
+    assert [(a["name"], a["entered"], a["converted"]) for a in experiment["arms"]] == [
+        ("items_waiting", 900, 90),
+        ("question", 900, 126),
+    ]
+    assert experiment["arms"][1]["p_value"] == pytest.approx(
+        proportion.test_proportions_2indep(126, 900, 90, 900, method="score", compare="diff").pvalue,
+        abs=1e-12,
+    )
+    assert (tmp_path / "funnel.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = journeys("report", "abandoned_cart", since, env=env)
+    assert "question wins: +4.0 points over items_waiting (control)" in text.stdout, text.stdout
+    for args, message in (
+        (
+            ["report", "abandoned_cart", "--since", "last tuesday"],
+            "'last tuesday' is not a time: use a duration",
+        ),
+        (
+            ["report", "abandoned_cart", "--chart", "f.pdf"],
+            "--chart f.pdf: the file must end in .png or .svg",
+        ),
+        (["report", "no_such_journey"], "no journey 'no_such_journey' here and no runs of it in the store"),
+    ):
+        refused = journeys(*args, env=env)
+        assert refused.returncode == 1 and message in refused.stderr + refused.stdout, refused.stderr

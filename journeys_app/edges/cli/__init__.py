@@ -9,6 +9,7 @@ from journeys_app.edges.cli import (  # noqa: F401
     journeys,
     operations,
     processes,
+    reports,
     reviews,
     testing,
 )
