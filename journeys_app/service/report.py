@@ -190,10 +190,9 @@ async def journey_report(
     `spec`: the journey as the catalog has it now (None for a journey no longer deployed)."""
     until = until or utcnow()
     send_steps = [s.id for s in spec.steps if s.type == "send"] if spec else []
-    async with sessionmaker() as session:
-        counts = await version_counts(
-            session, journey_id, since, until, model_step_types=MODEL_STEP_TYPES, send_step_ids=send_steps
-        )
+    counts = await version_counts(
+        sessionmaker, journey_id, since, until, model_step_types=MODEL_STEP_TYPES, send_step_ids=send_steps
+    )
     return JourneyReport(
         journey_id=journey_id,
         description=spec.description.strip() if spec else "",

@@ -8,6 +8,7 @@ inside the part of the window after the run passed the split.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,18 +17,19 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Float,
+    Row,
+    Select,
     and_,
     case,
     exists,
     func,
     literal_column,
     select,
-    union,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
+from journeys_app.store.engine import SessionMaker
 from journeys_app.store.schema import GoalEvent, JourneyRun, Message, Review, StepResult
 
 RUNNING = ("starting", "running")
@@ -111,8 +113,101 @@ def _message_kind() -> ColumnElement[str]:
     )
 
 
+def _statements(
+    window: ColumnElement[bool], model_step_types: Collection[str], send_step_ids: Collection[str]
+) -> dict[str, Select[Any]]:
+    """The report's aggregate queries, by what they count."""
+    version = JourneyRun.journey_version
+    joined = StepResult.workflow_id == JourneyRun.workflow_id
+    running = and_(window, JourneyRun.status.in_(RUNNING))
+    arm = StepResult.result["path"].as_string()
+    kind = _message_kind()
+    deferred = and_(StepResult.step_type == "send", StepResult.result["deferred_seconds"].as_float() > 0)
+    degraded = StepResult.result["degraded"].as_boolean()
+    revisit = (
+        select(StepResult.workflow_id)
+        .where(
+            StepResult.workflow_id == JourneyRun.workflow_id, StepResult.step_id == JourneyRun.current_step
+        )
+        .exists()
+    )
+    has_goal = JourneyRun.goal_event.is_not(None)
+    return {
+        # Runs: entered, by status and outcome; converted in the goal's window.
+        "runs": select(
+            version,
+            JourneyRun.status,
+            JourneyRun.outcome,
+            func.count(),
+            func.count(JourneyRun.goal_event),
+            func.sum(case((and_(has_goal, _converted_after(JourneyRun.started_at)), 1), else_=0)),
+        )
+        .where(window)
+        .group_by(version, JourneyRun.status, JourneyRun.outcome),
+        # Steps: runs with a record of the step, completed, failed (a step run again in a loop
+        # counts once per run).
+        "steps": select(
+            version,
+            StepResult.step_id,
+            func.count(func.distinct(StepResult.workflow_id)),
+            func.count(func.distinct(case((StepResult.status == "completed", StepResult.workflow_id)))),
+            func.count(func.distinct(case((StepResult.status == "failed", StepResult.workflow_id)))),
+        )
+        .join(StepResult, joined)
+        .where(window)
+        .group_by(version, StepResult.step_id),
+        # Where running runs wait now; those there for the first time have no record of it yet.
+        "waiting": select(
+            version, JourneyRun.current_step, func.count(), func.sum(case((revisit, 0), else_=1))
+        )
+        .where(running, JourneyRun.current_step.is_not(None))
+        .group_by(version, JourneyRun.current_step),
+        # Split arms: the runs of each arm, and those converted after the split.
+        "arms": select(
+            version,
+            StepResult.step_id,
+            arm,
+            func.count(),
+            func.sum(case((and_(has_goal, _converted_after(StepResult.finished_at)), 1), else_=0)),
+        )
+        .join(StepResult, joined)
+        .where(
+            window, StepResult.step_type == "split", StepResult.visit == 1, StepResult.status == "completed"
+        )
+        .group_by(version, StepResult.step_id, arm),
+        # Messages by status, suppressed ones by why.
+        "messages": select(version, kind, func.count())
+        .join(Message, Message.workflow_id == JourneyRun.workflow_id)
+        .where(window)
+        .group_by(version, kind),
+        # Sends held back by quiet hours: since sent, or waiting now.
+        "held": select(version, func.count())
+        .join(StepResult, joined)
+        .where(window, deferred)
+        .group_by(version),
+        "holding": select(version, func.count())
+        .where(running, JourneyRun.current_step.in_(send_step_ids))
+        .group_by(version),
+        # Reviews by status, with the mean time from request to decision.
+        "reviews": select(
+            version,
+            Review.status,
+            func.count(),
+            func.avg(seconds_between(Review.created_at, Review.decided_at)),
+        )
+        .join(Review, Review.workflow_id == JourneyRun.workflow_id)
+        .where(window)
+        .group_by(version, Review.status),
+        # Model calls, and those answered by rules or preset copy (degraded).
+        "models": select(version, func.count(), func.sum(case((degraded.is_(True), 1), else_=0)))
+        .join(StepResult, joined)
+        .where(window, StepResult.step_type.in_(model_step_types), StepResult.status == "completed")
+        .group_by(version),
+    }
+
+
 async def version_counts(
-    session: AsyncSession,
+    sessionmaker: SessionMaker,
     journey_id: str,
     since: datetime | None,
     until: datetime | None,
@@ -120,33 +215,21 @@ async def version_counts(
     model_step_types: Collection[str],
     send_step_ids: Collection[str] = (),
 ) -> dict[int, VersionCounts]:
-    """Every count of the report, per version of the journey (eight aggregate queries)."""
-    window = _in_window(journey_id, since, until)
-    version = JourneyRun.journey_version
+    """Every count of the report, per version of the journey: the aggregates run at once, each on
+    a connection of its own (the database spreads them over its cores)."""
+    statements = _statements(_in_window(journey_id, since, until), model_step_types, send_step_ids)
+
+    async def fetch(statement: Select[Any]) -> list[Row[Any]]:
+        async with sessionmaker() as session:
+            return list((await session.execute(statement)).all())
+
+    rows = dict(zip(statements, await asyncio.gather(*map(fetch, statements.values())), strict=True))
     out: dict[int, VersionCounts] = {}
 
     def of(v: int) -> VersionCounts:
         return out.setdefault(v, VersionCounts())
 
-    # Runs: entered, by status and by outcome; goal conversions.
-    rows = await session.execute(
-        select(
-            version,
-            JourneyRun.status,
-            JourneyRun.outcome,
-            func.count(),
-            func.count(JourneyRun.goal_event),
-            func.sum(
-                case(
-                    (and_(JourneyRun.goal_event.is_not(None), _converted_after(JourneyRun.started_at)), 1),
-                    else_=0,
-                )
-            ),
-        )
-        .where(window)
-        .group_by(version, JourneyRun.status, JourneyRun.outcome)
-    )
-    for v, status, outcome, n, with_goal, converted in rows:
+    for v, status, outcome, n, with_goal, converted in rows["runs"]:
         counts = of(v)
         counts.entered += n
         status = "running" if status in RUNNING else status
@@ -155,107 +238,26 @@ async def version_counts(
             counts.outcomes[outcome] = counts.outcomes.get(outcome, 0) + n
         counts.with_goal += with_goal
         counts.converted += converted or 0
-
-    # Steps: reached (a record of the step, or waiting there now), completed, failed.
-    joined = StepResult.workflow_id == JourneyRun.workflow_id
-    visits = union(
-        select(JourneyRun.workflow_id, version.label("v"), StepResult.step_id.label("step_id"))
-        .join(StepResult, joined)
-        .where(window),
-        select(JourneyRun.workflow_id, version, JourneyRun.current_step).where(
-            window, JourneyRun.status.in_(RUNNING), JourneyRun.current_step.is_not(None)
-        ),
-    ).subquery()
-    for v, step_id, n in await session.execute(
-        select(visits.c.v, visits.c.step_id, func.count()).group_by(visits.c.v, visits.c.step_id)
-    ):
-        of(v).reached[step_id] = n
-    for v, step_id, completed, failed in await session.execute(
-        select(
-            version,
-            StepResult.step_id,
-            func.count(func.distinct(case((StepResult.status == "completed", StepResult.workflow_id)))),
-            func.count(func.distinct(case((StepResult.status == "failed", StepResult.workflow_id)))),
+    for v, step_id, reached, completed, failed in rows["steps"]:
+        counts = of(v)
+        counts.reached[step_id], counts.completed[step_id], counts.failed[step_id] = (
+            reached,
+            completed,
+            failed,
         )
-        .join(StepResult, joined)
-        .where(window)
-        .group_by(version, StepResult.step_id)
-    ):
-        of(v).completed[step_id], of(v).failed[step_id] = completed, failed
-    for v, step_id, n in await session.execute(
-        select(version, JourneyRun.current_step, func.count())
-        .where(window, JourneyRun.status.in_(RUNNING), JourneyRun.current_step.is_not(None))
-        .group_by(version, JourneyRun.current_step)
-    ):
-        of(v).waiting[step_id] = n
-
-    # Split arms: the runs of each arm (first visit) and those converted after the split.
-    arm = StepResult.result["path"].as_string()
-    for v, step_id, name, entered, converted in await session.execute(
-        select(
-            version,
-            StepResult.step_id,
-            arm,
-            func.count(),
-            func.sum(
-                case(
-                    (and_(JourneyRun.goal_event.is_not(None), _converted_after(StepResult.finished_at)), 1),
-                    else_=0,
-                )
-            ),
-        )
-        .join(StepResult, joined)
-        .where(
-            window, StepResult.step_type == "split", StepResult.visit == 1, StepResult.status == "completed"
-        )
-        .group_by(version, StepResult.step_id, arm)
-    ):
+    for v, step_id, n, first_time in rows["waiting"]:
+        counts = of(v)
+        counts.waiting[step_id] = n
+        counts.reached[step_id] = counts.reached.get(step_id, 0) + (first_time or 0)
+    for v, step_id, name, entered, converted in rows["arms"]:
         if name is not None:
             of(v).arms[(step_id, name)] = (entered, converted or 0)
-
-    # Messages by status, suppressed ones by reason; sends held back by quiet hours.
-    kind = _message_kind()
-    for v, name, n in await session.execute(
-        select(version, kind, func.count())
-        .join(Message, Message.workflow_id == JourneyRun.workflow_id)
-        .where(window)
-        .group_by(version, kind)
-    ):
+    for v, name, n in rows["messages"]:
         of(v).messages[name] = n
-    held = and_(StepResult.step_type == "send", StepResult.result["deferred_seconds"].as_float() > 0)
-    for v, n in await session.execute(
-        select(version, func.count()).join(StepResult, joined).where(window, held).group_by(version)
-    ):
+    for v, n in [*rows["held"], *rows["holding"]]:
         of(v).held_for_quiet_hours += n
-    if send_step_ids:
-        for v, n in await session.execute(
-            select(version, func.count())
-            .where(window, JourneyRun.status.in_(RUNNING), JourneyRun.current_step.in_(send_step_ids))
-            .group_by(version)
-        ):
-            of(v).held_for_quiet_hours += n
-
-    # Reviews by status, with the mean time from request to decision.
-    for v, status, n, mean in await session.execute(
-        select(
-            version,
-            Review.status,
-            func.count(),
-            func.avg(seconds_between(Review.created_at, Review.decided_at)),
-        )
-        .join(Review, Review.workflow_id == JourneyRun.workflow_id)
-        .where(window)
-        .group_by(version, Review.status)
-    ):
+    for v, status, n, mean in rows["reviews"]:
         of(v).reviews[status] = (n, float(mean) if mean is not None else None)
-
-    # Model calls, and how many were answered by rules or preset copy (degraded).
-    degraded = StepResult.result["degraded"].as_boolean()
-    for v, n, worse in await session.execute(
-        select(version, func.count(), func.sum(case((degraded.is_(True), 1), else_=0)))
-        .join(StepResult, joined)
-        .where(window, StepResult.step_type.in_(model_step_types), StepResult.status == "completed")
-        .group_by(version)
-    ):
+    for v, n, worse in rows["models"]:
         of(v).model_calls, of(v).degraded_calls = n, worse or 0
     return out

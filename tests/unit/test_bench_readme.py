@@ -149,3 +149,17 @@ def test_the_command_refuses_such_a_readme_before_benchmarking(tmp_path: Path) -
     done = journeys("bench", "--readme", str(readme), timeout=60)
     assert done.returncode == 1 and "has no <!-- bench:begin -->" in done.stderr
     assert "bench engine" not in done.stdout + done.stderr  # nothing ran
+
+
+def test_the_journey_report_line_when_measured() -> None:
+    assert "Journey report" not in figures_markdown(REPORT)  # a report from before it was measured
+    timed = {
+        "target_s": 2.0,
+        "sqlite": {"runs": 100000, "median_s": 1.145},
+        "postgresql": {"runs": 100000, "median_s": 1.416},
+    }
+    text = figures_markdown({**REPORT, "report": timed})
+    assert (
+        "over 100,000 runs of abandoned_cart (median of five): "
+        "SQLite 1.15 s, PostgreSQL 1.42 s (target < 2 s)" in text
+    )

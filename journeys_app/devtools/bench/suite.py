@@ -58,14 +58,16 @@ async def run_all_benches(
     readme: Path | None = None,
     postgres: str | None = None,
 ) -> dict[str, Any]:
-    """Engine, inference, gateway, enrolment and intent accuracy, one after another, on default
-    sizes; with `postgres`, the gateway and enrolment again on that server, under `postgres`."""
+    """Engine, inference, gateway, enrolment, the journey report and intent accuracy, one after
+    another, on default sizes; with `postgres`, the gateway and enrolment again on that server,
+    under `postgres`, and the report on both stores."""
     from inference_worker.answer_evaluation import evaluate_answers
     from inference_worker.evaluation import evaluate_taxonomy, evaluate_taxonomy_sentiment
     from journeys_app.devtools.bench.engine import run_engine_bench
     from journeys_app.devtools.bench.enrollment import run_enrollment_bench
     from journeys_app.devtools.bench.gateway import run_gateway_bench
     from journeys_app.devtools.bench.inference import run_inference_bench
+    from journeys_app.devtools.bench.report import run_report_bench
 
     if readme is not None:
         _markers(readme)  # refuse before minutes of benchmarks, not after
@@ -77,6 +79,7 @@ async def run_all_benches(
         "inference": lambda: run_inference_bench(settings, quiet),
         "gateway": lambda: run_gateway_bench(settings, quiet),
         "enrollment": lambda: run_enrollment_bench(settings, quiet),
+        "report": lambda: run_report_bench(settings, quiet, postgres=postgres),
     }
     if postgres is not None:
         benches["postgres.gateway"] = lambda: run_gateway_bench(settings, quiet, postgres=postgres)
@@ -203,7 +206,24 @@ start no journey; `decide` on complaint routing one call at a time, and arriving
 rate while the runs' copy generation goes on behind them; bulk enrolment of a new segment:
 
 {_gateway_table(report)}
-"""
+{_report_line(report)}"""
+
+
+def _report_line(report: dict[str, Any]) -> str:
+    """The journey report's time over many runs, per store (absent from older reports)."""
+    figures = report.get("report")
+    if not figures:
+        return ""
+    stores = [
+        f"{name} {figures[key]['median_s']:.2f} s"
+        for key, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL"))
+        if key in figures
+    ]
+    runs = figures[next(k for k in ("sqlite", "postgresql") if k in figures)]["runs"]
+    return (
+        f"\n**Journey report** — `journeys report` over {runs:,} runs of abandoned_cart (median of five): "
+        f"{', '.join(stores)} (target < {figures['target_s']:g} s).\n"
+    )
 
 
 def _accuracy_lines(report: dict[str, Any]) -> str:

@@ -184,3 +184,20 @@ def bench_enrollment(
                 command_settings(), out, customers=customers, postgres=store, as_json=as_json
             )
         )
+
+
+@bench_app.command("report")
+def bench_report(
+    runs_: Annotated[
+        int, typer.Option("--runs", min=100, help="Runs of abandoned_cart in the store.")
+    ] = 100_000,
+    postgres: PostgresOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The journey report over many runs (target: under 2 s for 100,000), on SQLite and, with
+    --postgres or a PostgreSQL DATABASE_URL, on PostgreSQL."""
+    from journeys_app.devtools.bench.report import run_report_bench
+
+    store = _bench_postgres(postgres, or_database_url=True)
+    with json_output(as_json) as out:
+        run_command(run_report_bench(command_settings(), out, runs=runs_, postgres=store, as_json=as_json))
