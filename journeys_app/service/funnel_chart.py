@@ -21,31 +21,23 @@ INK, REACHED, COMPLETED, WAITING, CONTROL, ARM = (
 
 def chart(report: JourneyReport, fmt: Format = "png") -> bytes:
     """The newest version's funnel and experiments, as one image (an empty report says so)."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display: files and the console only
-    from matplotlib import pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: one figure per call, safe in threads
 
     version = report.versions[0] if report.versions else None
     experiments = version.experiments if version else []
     panels = 1 + len(experiments)
     steps = version.steps if version else []
     height = max(2.6, 0.38 * len(steps) + 1.4)
-    fig, axes = plt.subplots(
-        1,
-        panels,
-        figsize=(7.5 + 4.2 * len(experiments), height),
-        squeeze=False,
-        gridspec_kw={"width_ratios": [7.5] + [4.2] * len(experiments)},
+    fig = Figure(figsize=(7.5 + 4.2 * len(experiments), height))
+    axes = fig.subplots(
+        1, panels, squeeze=False, gridspec_kw={"width_ratios": [7.5] + [4.2] * len(experiments)}
     )
-    plt.rcParams.update({"font.size": 9})
     _funnel(axes[0][0], report, version)
     for ax, comparison in zip(axes[0][1:], experiments, strict=True):
         _experiment(ax, comparison)
     fig.tight_layout()
     out = io.BytesIO()
     fig.savefig(out, format=fmt, dpi=110, metadata={"Date": None} if fmt == "svg" else None)
-    plt.close(fig)
     return out.getvalue()
 
 

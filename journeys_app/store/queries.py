@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.contracts import CustomerProfile, RecordRunRequest
@@ -95,6 +95,9 @@ class ReviewRecord(_Record):
     reason: str | None
     created_at: datetime
     decided_at: datetime | None
+    journey_id: str = ""
+    why: str = ""  # why the run is reviewed: a rule, sampling, every run
+    snippet: str = ""  # the customer's words, or the start of the first draft
 
 
 async def list_runs(
@@ -180,23 +183,46 @@ async def active_runs_in(session: AsyncSession, customer_ids: set[str]) -> dict[
     return found
 
 
+def _open_reviews(group: str | None, within: Collection[str] | None) -> Any:
+    conditions = [Review.status.in_(OPEN_REVIEW_STATUSES)]
+    if group is not None:
+        conditions.append(Review.group == group)
+    if within is not None:
+        conditions.append(Review.group.in_(list(within)))
+    return and_(*conditions)
+
+
 async def pending_reviews(
-    sessionmaker: SessionMaker, group: str | None = None, *, within: Collection[str] | None = None
+    sessionmaker: SessionMaker,
+    group: str | None = None,
+    *,
+    within: Collection[str] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[ReviewRecord]:
     """Reviews still waiting for a decision (pending or escalated), earliest deadline first: of one
-    group, and only of the groups in `within` (a reviewer's groups) when that is given."""
+    group, and only of the groups in `within` (a reviewer's groups) when that is given; a page of
+    them with `limit` and `offset`."""
     stmt = (
         select(Review)
-        .where(Review.status.in_(OPEN_REVIEW_STATUSES))
+        .where(_open_reviews(group, within))
         .order_by(Review.deadline, Review.review_id)
+        .offset(offset)
+        .limit(limit)
     )
-    if group is not None:
-        stmt = stmt.where(Review.group == group)
-    if within is not None:
-        stmt = stmt.where(Review.group.in_(list(within)))
     async with sessionmaker() as session:
         rows = (await session.scalars(stmt)).all()
     return [ReviewRecord.model_validate(r) for r in rows]
+
+
+async def count_pending_reviews(
+    sessionmaker: SessionMaker, group: str | None = None, *, within: Collection[str] | None = None
+) -> int:
+    async with sessionmaker() as session:
+        return (
+            await session.scalar(select(func.count()).select_from(Review).where(_open_reviews(group, within)))
+            or 0
+        )
 
 
 async def get_review(sessionmaker: SessionMaker, review_id: str) -> ReviewRecord | None:

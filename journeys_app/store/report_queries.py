@@ -261,3 +261,30 @@ async def version_counts(
     for v, n, worse in rows["models"]:
         of(v).model_calls, of(v).degraded_calls = n, worse or 0
     return out
+
+
+async def journey_totals(
+    sessionmaker: SessionMaker, since: datetime | None, until: datetime | None
+) -> dict[str, tuple[int, int, int]]:
+    """Per journey: runs entered in the window, still running, converted (one query)."""
+    conditions = [JourneyRun.started_at >= since] if since is not None else []
+    if until is not None:
+        conditions.append(JourneyRun.started_at < until)
+    statement = (
+        select(
+            JourneyRun.journey_id,
+            func.count(),
+            func.sum(case((JourneyRun.status.in_(RUNNING), 1), else_=0)),
+            func.sum(
+                case(
+                    (and_(JourneyRun.goal_event.is_not(None), _converted_after(JourneyRun.started_at)), 1),
+                    else_=0,
+                )
+            ),
+        )
+        .where(and_(True, *conditions))
+        .group_by(JourneyRun.journey_id)
+    )
+    async with sessionmaker() as session:
+        rows = (await session.execute(statement)).all()
+    return {journey: (n, running or 0, converted or 0) for journey, n, running, converted in rows}

@@ -24,40 +24,67 @@ class ReviewerError(ValueError):
     """A reviewer account cannot be created or used as asked; the message says why."""
 
 
+# What an account may do besides deciding reviews of its groups.
+ROLES = {"reports": "read journey reports in the console"}
+
+
 class ReviewerAccount(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     name: str
     groups: list[str]
+    roles: list[str] = []
+
+    @property
+    def reads_reports(self) -> bool:
+        return "reports" in self.roles
 
 
-async def add_reviewer(sessionmaker: SessionMaker, name: str, groups: list[str]) -> str:
-    """Create an account and return its generated password (stored only as a hash)."""
+async def add_reviewer(
+    sessionmaker: SessionMaker, name: str, groups: list[str], roles: list[str] | None = None
+) -> str:
+    """Create an account and return its generated password (stored only as a hash). An account
+    needs a review group, a role, or both."""
     name = name.strip()
+    roles = roles or []
     if not _NAME.match(name):
         raise ReviewerError(f"reviewer name {name!r}: use 1-100 letters, digits, spaces or . @ ' ( ) - _")
     bad = [g for g in groups if not _GROUP.match(g)]
-    if not groups or bad:
+    if (not groups and not roles) or bad:
         raise ReviewerError(f"groups {bad or groups}: lowercase letters, digits, - and _ (e.g. vip-care)")
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        known = "; ".join(f"{role}: {what}" for role, what in ROLES.items())
+        raise ReviewerError(f"unknown role {', '.join(unknown)}; the roles are {known}")
     password = secrets.token_urlsafe(12)
     async with sessionmaker() as session, session.begin():
         if await session.get(Reviewer, name) is not None:
             raise ReviewerError(f"reviewer {name!r} already exists")
-        session.add(Reviewer(name=name, groups=sorted(set(groups)), password_hash=_HASHER.hash(password)))
+        session.add(
+            Reviewer(
+                name=name,
+                groups=sorted(set(groups)),
+                roles=sorted(set(roles)),
+                password_hash=_HASHER.hash(password),
+            )
+        )
     return password
 
 
-async def ensure_reviewer(sessionmaker: SessionMaker, name: str, groups: list[str]) -> str:
-    """An account with at least these groups for an automated reviewer (the demo's), and a fresh
-    password for it to sign in with; any earlier password stops working."""
+async def ensure_reviewer(
+    sessionmaker: SessionMaker, name: str, groups: list[str], roles: list[str] | None = None
+) -> str:
+    """An account with at least these groups and roles for an automated reviewer (the demo's),
+    and a fresh password for it to sign in with; any earlier password stops working."""
     async with sessionmaker() as session, session.begin():
         row = await session.get(Reviewer, name)
         if row is not None:
             password = secrets.token_urlsafe(12)
             row.groups = sorted(set(row.groups) | set(groups))
+            row.roles = sorted(set(row.roles) | set(roles or []))
             row.password_hash = _HASHER.hash(password)
             return password
-    return await add_reviewer(sessionmaker, name, groups)
+    return await add_reviewer(sessionmaker, name, groups, roles)
 
 
 async def get_reviewer(sessionmaker: SessionMaker, name: str) -> ReviewerAccount | None:

@@ -7,13 +7,9 @@ second approval of the same review is refused.
 
 from __future__ import annotations
 
-import os
-import shutil
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 from temporalio.client import WorkflowUpdateFailedError
 
 from journeys_app.edges.http_server import serve_console
@@ -23,36 +19,6 @@ from workflows.models import CustomerEvent
 from workflows.review import ReviewDecision
 
 pytestmark = [pytest.mark.models, pytest.mark.slow]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-HAVE_CHROMIUM = os.path.exists(CHROMIUM)
-# As root in a sandbox with no network: no setuid sandbox, no background calls home.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[object]:
-    if not HAVE_CHROMIUM:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
-        pytest.skip(
-            f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium) or apt install chromium"
-        )
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        await chromium.close()
 
 
 async def vip_complaint_review(stack) -> tuple[str, str]:

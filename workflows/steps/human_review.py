@@ -91,6 +91,11 @@ def review_needed(step: HumanReviewStep, run: Run) -> tuple[bool, str]:
         if evaluate(condition, context):
             return True, f"always_when: {condition}"
     if step.sample_rate >= 1.0:
+        # Every run here is reviewed: say which branch case sent it here (e.g. a VIP rule).
+        for step_id in reversed(run.path):
+            result = run.results.get(step_id)
+            if isinstance(result, dict) and result.get("when"):
+                return True, f"every run is reviewed; routed here by {step_id}: {result['when']}"
         return True, "every run is reviewed"
     if bucket(run.workflow_id, step.id, "review") < step.sample_rate:
         return True, f"sampled at {step.sample_rate:.0%}"

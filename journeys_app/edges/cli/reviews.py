@@ -165,13 +165,23 @@ def review_regenerate(
 @reviewers_app.command("add")
 def reviewers_add(
     name: str,
-    group: Annotated[list[str], typer.Option("--group", help="A group this reviewer decides for (repeat).")],
+    group: Annotated[
+        list[str] | None, typer.Option("--group", help="A group this reviewer decides for (repeat).")
+    ] = None,
+    role: Annotated[
+        list[str] | None,
+        typer.Option("--role", help="reports: may read journey reports in the console (repeat for more)."),
+    ] = None,
 ) -> None:
-    """Create a reviewer account; prints its password once (only a hash is stored)."""
+    """Create a console account (a reviewer, a report reader, or both); prints its password once
+    (only a hash is stored)."""
     from journeys_app.store.reviewers import add_reviewer
 
-    password = run_command(with_db(command_settings(), lambda sm: add_reviewer(sm, name, group)))
-    console.print(f"reviewer {name!r} can decide for {', '.join(sorted(set(group)))}.")
+    groups, roles = group or [], role or []
+    password = run_command(with_db(command_settings(), lambda sm: add_reviewer(sm, name, groups, roles)))
+    can = [f"decide for {', '.join(sorted(set(groups)))}"] if groups else []
+    can += ["read journey reports"] if "reports" in roles else []
+    console.print(f"reviewer {name!r} can {' and '.join(can)}.")
     console.print(f"password (shown once, pass it on privately): {password}", highlight=False)
 
 
@@ -184,9 +194,9 @@ def reviewers_list(as_json: JsonOpt = False) -> None:
     if as_json:
         print_json([a.model_dump() for a in accounts])
         return
-    table = Table("reviewer", "groups")
+    table = Table("reviewer", "groups", "roles")
     for account in accounts:
-        table.add_row(account.name, ", ".join(account.groups))
+        table.add_row(account.name, ", ".join(account.groups), ", ".join(account.roles))
     console.print(table)
 
 

@@ -8,14 +8,17 @@ sign-ins are throttled; every form carries a per-session CSRF token.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi import FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import WorkflowUpdateFailedError
@@ -23,14 +26,23 @@ from temporalio.service import RPCError
 
 from journeys_app.core.settings import Settings
 from journeys_app.edges.console.throttle import SignInThrottle
+from journeys_app.service.experiments import chance
+from journeys_app.service.funnel_chart import chart
 from journeys_app.service.journey_service import JourneyService, ReviewClosed, ReviewNotFound, ReviewRefused
-from journeys_app.service.review_context import load_review_context, time_left
+from journeys_app.service.report import WindowError, journey_report, parse_moment
+from journeys_app.service.review_context import load_review_context, time_left, urgency
 from journeys_app.store import queries
 from journeys_app.store.console_sessions import close_session, open_session, session_reviewer
+from journeys_app.store.report_queries import journey_totals
 from journeys_app.store.reviewers import ReviewerAccount, authenticate, get_reviewer
+from journeys_app.store.schema import utcnow
 from workflows.review import ReviewDecision
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+HERE = Path(__file__).parent
+TEMPLATES = Jinja2Templates(directory=HERE / "templates")
+TEMPLATES.env.filters["chance"] = chance
+QUEUE_PAGE = 25  # reviews per queue page
+PageNumber = Annotated[int, Query(alias="page", ge=1, le=100_000)]
 ACTIONS = ("approve", "edit", "reject", "regenerate")
 SESSION_COOKIE = "journeys_review"
 
@@ -68,6 +80,7 @@ def create_console_app(service: JourneyService, settings: Settings) -> FastAPI:
         same_site="strict",
     )
     app.add_middleware(SecureCookies, always=settings.console_secure_cookies)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     throttle = SignInThrottle()
     lasts = timedelta(hours=settings.console_session_hours)
 
@@ -135,14 +148,94 @@ def create_console_app(service: JourneyService, settings: Settings) -> FastAPI:
         return RedirectResponse("/login", status_code=303)
 
     @app.get("/", response_class=HTMLResponse)
-    async def queue(request: Request, group: str | None = None) -> Response:
+    async def queue(request: Request, group: str | None = None, page_number: PageNumber = 1) -> Response:
         account = await signed_in(request)
         if account is None:
             return RedirectResponse("/login", status_code=303)
+        if not account.groups and account.reads_reports:
+            return RedirectResponse("/journeys", status_code=303)
         one = group if group in account.groups else None  # a group of theirs, else all of them
-        reviews = await queries.pending_reviews(service.sessionmaker, one, within=account.groups)
-        rows = [{"review": r, "time_left": time_left(r.deadline)} for r in reviews]
-        return page(request, "queue.html", account=account, rows=rows, group=group)
+        total = await queries.count_pending_reviews(service.sessionmaker, one, within=account.groups)
+        pages = max(1, -(-total // QUEUE_PAGE))
+        number = min(page_number, pages)
+        reviews = await queries.pending_reviews(
+            service.sessionmaker,
+            one,
+            within=account.groups,
+            limit=QUEUE_PAGE,
+            offset=(number - 1) * QUEUE_PAGE,
+        )
+        rows = [
+            {"review": r, "time_left": time_left(r.deadline), "due": urgency(r.deadline)} for r in reviews
+        ]
+        return page(
+            request,
+            "queue.html",
+            account=account,
+            rows=rows,
+            group=one,
+            total=total,
+            page_number=number,
+            pages=pages,
+            section="queue",
+        )
+
+    def report_reader(account: ReviewerAccount | None, request: Request) -> Response | None:
+        """The page to answer instead, when this account may not read reports."""
+        if account is None:
+            return RedirectResponse("/login", status_code=303)
+        if not account.reads_reports:
+            return page(
+                request,
+                "error.html",
+                status_code=403,
+                account=account,
+                error="Journey reports need the reports role; an administrator adds it with "
+                "`journeys reviewers add NAME --role reports`.",
+            )
+        return None
+
+    @app.get("/journeys", response_class=HTMLResponse)
+    async def journeys(request: Request, since: str = "30d") -> Response:
+        account = await signed_in(request)
+        if (refused := report_reader(account, request)) is not None:
+            return refused
+        try:
+            start = parse_moment(since, utcnow())
+        except WindowError as exc:
+            return page(request, "error.html", status_code=400, account=account, error=str(exc))
+        totals = await journey_totals(service.sessionmaker, start, None)
+        rows = [
+            {"journey": loaded.spec, "totals": totals.get(journey_id, (0, 0, 0))}
+            for journey_id, loaded in sorted(service.catalog.items())
+        ]
+        return page(request, "journeys.html", account=account, rows=rows, since=since, section="journeys")
+
+    @app.get("/journeys/{journey_id}", response_class=HTMLResponse)
+    async def journey_page(request: Request, journey_id: str, since: str = "30d") -> Response:
+        account = await signed_in(request)
+        if (refused := report_reader(account, request)) is not None:
+            return refused
+        loaded = service.catalog.get(journey_id)
+        if loaded is None:
+            return page(
+                request, "error.html", status_code=404, account=account, error=f"No journey {journey_id}."
+            )
+        try:
+            start = parse_moment(since, utcnow())
+        except WindowError as exc:
+            return page(request, "error.html", status_code=400, account=account, error=str(exc))
+        report = await journey_report(service.sessionmaker, journey_id, loaded.spec, since=start)
+        svg = (await asyncio.to_thread(chart, report, "svg")).decode()
+        return page(
+            request,
+            "journey.html",
+            account=account,
+            report=report,
+            chart=Markup(svg[svg.index("<svg") :]),  # matplotlib's own SVG: the text in it is escaped
+            since=since,
+            section="journeys",
+        )
 
     @app.get("/reviews/{review_id}", response_class=HTMLResponse)
     async def detail(request: Request, review_id: str, done: str | None = None) -> Response:
