@@ -28,9 +28,11 @@ from journeys_app.devtools.mail_sink import local_mail_sink
 from journeys_app.edges.gateway.protocol import IngestResponse
 from journeys_app.edges.http_server import serve_console, serve_gateway
 from journeys_app.runtime import Runtime, open_runtime
+from journeys_app.service.report import JourneyReport, journey_report
 from journeys_app.store import queries
 from journeys_app.store.api_keys import create_key
 from journeys_app.store.reviewers import add_reviewer, ensure_reviewer
+from journeys_app.store.schema import utcnow
 from workflows.journey import JourneyWorkflow
 from workflows.models import RunState
 from workflows.spec import JourneySpec
@@ -250,6 +252,20 @@ def _table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+def _report_line(result: JourneyReport) -> str:
+    """One journey's report in a line: entered, how the runs ended, goal, messages, splits."""
+    if not result.versions:
+        return f"{result.journey_id}: no runs"
+    v = result.versions[0]
+    parts = [f"{v.entered} entered", ", ".join(f"{n} {outcome}" for outcome, n in v.outcomes.items())]
+    if v.goal is not None:
+        parts.append(f"{v.goal.converted} reached {v.goal.event}")
+    sent = v.messages.get("sent", 0)
+    parts.append(f"{sent} message{'s' if sent != 1 else ''} sent")
+    parts += [f"split {e.step_id}: {e.verdict}" for e in v.experiments]
+    return f"{result.journey_id}: " + "; ".join(p for p in parts if p)
+
+
 def review_groups(catalog: dict[str, Any]) -> set[str]:
     """Every group a human_review step of these journeys asks, escalation groups included."""
     groups: set[str] = set()
@@ -272,8 +288,9 @@ def _free_port(host: str) -> int:
 async def run_demo(
     settings: Settings, console: Console, *, as_json: bool = False, interactive: bool = False
 ) -> list[dict[str, Any]]:
-    began = time.monotonic()
+    began, started = time.monotonic(), utcnow()
     tag = time.strftime("%H%M%S")
+    console_port = settings.console_port  # where `journeys up` serves the console
     final, console = console, Console(stderr=True) if as_json else console  # --json: progress to stderr
     console.print("Starting the embedded stack (Temporal dev server, CPU models)…")
     mail_dir = settings.state_dir / "mail" / tag
@@ -362,9 +379,26 @@ async def run_demo(
             journey = runtime.service.catalog.get(state.journey_id)
             messages = await queries.messages_for_run(runtime.sessionmaker, workflow_id)
             rows.append(_summary(state, journey.spec if journey else None, messages))
+        reports = [
+            await journey_report(
+                runtime.sessionmaker, journey_id, runtime.service.catalog[journey_id].spec, since=started
+            )
+            for journey_id in sorted({row["journey"] for row in rows})
+        ]
+    funnels = {
+        r.journey_id: f"http://{settings.console_host}:{console_port}/journeys/{r.journey_id}"
+        for r in reports
+    }
     ui = f"http://127.0.0.1:{settings.embedded_temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows"
     if as_json:
-        report = {"runs": rows, "reviews": review_log, "temporal_ui": ui, "mail_dir": mail_dir}
+        report = {
+            "runs": rows,
+            "reviews": review_log,
+            "temporal_ui": ui,
+            "mail_dir": mail_dir,
+            "reports": [r.model_dump(mode="json") for r in reports],
+            "funnels": funnels,
+        }
         final.print_json(json.dumps(report, default=str))
     else:
         Console(file=console.file, width=max(console.width, 150)).print(_table(rows))
@@ -377,4 +411,13 @@ async def run_demo(
             console.print(
                 f"{len(sent)} emails were delivered over SMTP to the local sink; read them in {mail_dir}/"
             )
+        console.print("\nWhat the journeys did (`journeys report JOURNEY` for the whole report):")
+        for result in reports:
+            console.print(f"  {_report_line(result)}", highlight=False)
+        console.print(
+            "Their funnels in the review console, while `journeys up` runs (sign in with an account "
+            "that has the reports role, docs/review.md):"
+        )
+        for url in funnels.values():
+            console.print(f"  {url}", highlight=False, soft_wrap=True)
     return rows

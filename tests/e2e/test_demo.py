@@ -77,6 +77,12 @@ def test_demo_runs_every_journey_and_leaks_no_contact_data(tmp_path: Path):
     # The events came through the gateway as one Segment batch, the approvals through the console.
     assert "in one Segment batch" in done.stderr and "to the gateway" in done.stderr
     assert any(line.endswith("in the review console") for line in report["reviews"])
+    # It ends with each journey's report and where its funnel is in the console.
+    reported = {r["journey_id"]: r["versions"][0] for r in report["reports"]}
+    assert set(reported) == set(runs)
+    assert sum(v["entered"] for v in reported.values()) == 9
+    assert reported["abandoned_cart"]["goal"]["converted"] == 1  # the order that came in time
+    assert report["funnels"]["abandoned_cart"].endswith(":8300/journeys/abandoned_cart")
 
     customers = yaml.safe_load((PROJECT_ROOT / "journeys" / "samples" / "customers.yaml").read_text())
     secrets = (
