@@ -49,9 +49,13 @@ async def add_reviewer(
     roles = roles or []
     if not _NAME.match(name):
         raise ReviewerError(f"reviewer name {name!r}: use 1-100 letters, digits, spaces or . @ ' ( ) - _")
+    if not groups and not roles:
+        raise ReviewerError(
+            "an account needs a review group (--group vip-care), the reports role (--role reports), or both"
+        )
     bad = [g for g in groups if not _GROUP.match(g)]
-    if (not groups and not roles) or bad:
-        raise ReviewerError(f"groups {bad or groups}: lowercase letters, digits, - and _ (e.g. vip-care)")
+    if bad:
+        raise ReviewerError(f"groups {bad}: lowercase letters, digits, - and _ (e.g. vip-care)")
     unknown = sorted(set(roles) - set(ROLES))
     if unknown:
         known = "; ".join(f"{role}: {what}" for role, what in ROLES.items())

@@ -246,3 +246,23 @@ async def test_journeys_report_json_chart_and_bad_input(tmp_path: Path) -> None:
     ):
         refused = journeys(*args, env=env)
         assert refused.returncode == 1 and message in refused.stderr + refused.stdout, refused.stderr
+
+
+async def test_console_accounts_with_roles(store: Store) -> None:
+    from journeys_app.store.reviewers import ReviewerError, add_reviewer, ensure_reviewer, get_reviewer
+
+    await add_reviewer(store.sessionmaker, "Noor", [], ["reports"])
+    noor = await get_reviewer(store.sessionmaker, "Noor")
+    assert noor is not None and noor.groups == [] and noor.reads_reports
+    await ensure_reviewer(store.sessionmaker, "Maja", ["vip-care"])
+    maja = await get_reviewer(store.sessionmaker, "Maja")
+    assert maja is not None and not maja.reads_reports
+    await ensure_reviewer(store.sessionmaker, "Maja", [], ["reports"])
+    maja = await get_reviewer(store.sessionmaker, "Maja")
+    assert maja is not None and maja.groups == ["vip-care"] and maja.reads_reports
+    with pytest.raises(
+        ReviewerError, match="unknown role admin; the roles are reports: read journey reports"
+    ):
+        await add_reviewer(store.sessionmaker, "Eve", ["support"], ["admin"])
+    with pytest.raises(ReviewerError, match=r"needs a review group \(--group vip-care\), the reports role"):
+        await add_reviewer(store.sessionmaker, "Nobody", [], [])
