@@ -84,8 +84,8 @@ async def open_runtime(
             address = settings.temporal_address or f"127.0.0.1:{settings.embedded_temporal_port}"
         client = await connect(settings, address)
         _, sessionmaker = await stack.enter_async_context(open_database(settings))
-        if seed_customers:
-            samples = settings.journeys_dir / "samples" / "customers.yaml"
+        samples = settings.journeys_dir / "samples" / "customers.yaml"
+        if seed_customers and samples.exists():  # a journeys folder of one's own may have no samples
             await upsert_customers(sessionmaker, load_customers_file(samples))
         if journey_workers:
             await stack.enter_async_context(journey_worker(client, settings, sessionmaker))

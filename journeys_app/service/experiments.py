@@ -133,7 +133,7 @@ def compare_arms(
             control_converted,
             control_entered,
         )
-    verdict, winner = _verdict(arms, holdout=holdout)
+    verdict, winner = _verdict(arms, uplift, holdout=holdout)
     return Comparison(
         step_id=step_id,
         control=control,
@@ -154,24 +154,46 @@ def chance(probability: float) -> str:
     return f"{100 * probability:.0f} %"
 
 
-def _verdict(arms: list[ArmResult], *, holdout: bool) -> tuple[str, str | None]:
+def _verdict(arms: list[ArmResult], uplift: ArmResult | None, *, holdout: bool) -> tuple[str, str | None]:
     control = arms[0]
     short = [a for a in arms if a.entered < MIN_RUNS_PER_ARM]
     if short:
         need = ", ".join(f"{a.name} {MIN_RUNS_PER_ARM - a.entered}" for a in short)
         return f"not enough data yet: each arm needs {MIN_RUNS_PER_ARM} runs (still to come: {need})", None
-    alpha = ALPHA / max(1, len(arms) - 1)
-    better = [a for a in arms[1:] if a.p_value is not None and a.p_value < alpha and (a.difference or 0) > 0]
-    worse = [a for a in arms[1:] if a.p_value is not None and a.p_value < alpha and (a.difference or 0) < 0]
+    compared = len(arms) - 1
+    alpha = ALPHA / max(1, compared)
+
+    def differs(arm: ArmResult, level: float) -> bool:
+        return arm.p_value is not None and arm.p_value < level
+
+    better = [a for a in arms[1:] if differs(a, alpha) and (a.difference or 0) > 0]
+    worse = [a for a in arms[1:] if differs(a, alpha) and (a.difference or 0) < 0]
     against = "the holdout" if holdout else f"{control.name} (control)"
     if better:
         best = max(better, key=lambda a: a.difference or 0)
-        return (
-            f"{best.name} wins: {100 * (best.difference or 0):+.1f} points over {against} "
-            f"(p = {best.p_value:.3g}; "
-            f"{chance(best.probability_to_beat_control or 0)} probability to beat it)",
-            best.name,
+        verdict = (
+            f"{best.name} wins: {_points(best)} over {against} (p = {best.p_value:.3g}; "
+            f"{chance(best.probability_to_beat_control or 0)} probability to beat it)"
         )
-    if worse and len(worse) == len(arms) - 1:
-        return f"{control.name} wins: every other arm converts worse than {against}", control.name
-    return f"no clear difference yet (no arm differs from {against} at p < {alpha:.3g})", None
+        winner: str | None = best.name
+    elif worse and len(worse) == compared:
+        verdict, winner = f"{control.name} wins: every other arm converts worse than {against}", control.name
+    else:
+        verdict, winner = f"no clear difference yet (no arm differs from {against} at p < {alpha:.3g})", None
+    # Arms that would pass on their own but not with this many arms compared: say so, not nothing.
+    for arm in arms[1:]:
+        if arm.name != winner and differs(arm, ALPHA) and not differs(arm, alpha):
+            verdict += (
+                f"; {arm.name} {_points(arm)} (p = {arm.p_value:.3g}) is not yet clear with {compared} "
+                f"arms compared with the control (needs p < {alpha:.3g})"
+            )
+    if uplift is not None and uplift.p_value is not None:
+        clear = "" if differs(uplift, ALPHA) else ", not yet clear"
+        verdict += (
+            f"; the journey as a whole: {_points(uplift)} over the holdout (p = {uplift.p_value:.3g}{clear})"
+        )
+    return verdict, winner
+
+
+def _points(arm: ArmResult) -> str:
+    return f"{100 * (arm.difference or 0):+.1f} points"

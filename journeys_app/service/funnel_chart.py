@@ -42,10 +42,10 @@ def chart(report: JourneyReport, fmt: Format = "png") -> bytes:
 
 
 def _funnel(ax, report: JourneyReport, version: VersionReport | None) -> None:  # type: ignore[no-untyped-def]
-    title = f"{report.journey_id}" + (
-        f" v{version.version}: {version.entered} entered" if version else ": no runs yet"
-    )
-    ax.set_title(title, loc="left", color=INK, fontsize=10)
+    start = f"{report.since:%Y-%m-%d %H:%M}" if report.since else "the first run"
+    window = f"runs started from {start} to {report.until:%Y-%m-%d %H:%M} UTC"
+    summary = f" v{version.version}: {version.entered} entered" if version else ": no runs in this window"
+    ax.set_title(f"{report.journey_id}{summary}\n{window}", loc="left", color=INK, fontsize=10)
     if version is None or not version.steps:
         ax.axis("off")
         return
@@ -61,6 +61,9 @@ def _funnel(ax, report: JourneyReport, version: VersionReport | None) -> None:  
         share = f" ({n / version.entered:.0%})" if version.entered else ""
         ax.text(n + top * 0.01, y, f"{n}{share}", va="center", color=INK, fontsize=8)
     ax.set_xlim(0, top * 1.25)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(loc="lower right", frameon=False, fontsize=8)
     if version.goal is not None and version.goal.rate is not None:
@@ -72,6 +75,11 @@ def _funnel(ax, report: JourneyReport, version: VersionReport | None) -> None:  
 
 def _experiment(ax, comparison) -> None:  # type: ignore[no-untyped-def]
     arms = comparison.arms
+    ax.set_title(f"split {comparison.step_id}: conversion, 95 % interval", loc="left", color=INK, fontsize=10)
+    if not any(a.entered for a in arms):
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no runs through this split yet", ha="center", va="center", color=INK)
+        return
     names = [
         a.name + (" (holdout)" if a.control and comparison.holdout else " (control)" if a.control else "")
         for a in arms
@@ -81,16 +89,14 @@ def _experiment(ax, comparison) -> None:  # type: ignore[no-untyped-def]
     highs = [100 * ((a.rate_high or 0) - (a.rate or 0)) for a in arms]
     colors = [CONTROL if a.control else ARM for a in arms]
     ax.bar(names, rates, color=colors, yerr=[lows, highs], capsize=5, ecolor=INK)
+    top = max([r + h for r, h in zip(rates, highs, strict=True)] + [1.0])
     for x, (rate, arm) in enumerate(zip(rates, arms, strict=True)):
-        ax.text(
-            x,
-            rate / 2,
-            f"{rate:.1f} %\n{arm.converted}/{arm.entered}",
-            ha="center",
-            color="white",
-            fontsize=8,
-        )
-    ax.set_title(f"split {comparison.step_id}: conversion, 95 % interval", loc="left", color=INK, fontsize=10)
+        label = f"{rate:.1f} %\n{arm.converted}/{arm.entered}"
+        if rate > top * 0.25:  # inside a tall bar, above a short one
+            ax.text(x, rate / 2, label, ha="center", va="center", color="white", fontsize=8)
+        else:
+            ax.text(x, rate + top * 0.03, label, ha="center", va="bottom", color=INK, fontsize=8)
+    ax.set_ylim(0, top * 1.15)
     ax.set_ylabel("%")
     ax.spines[["top", "right"]].set_visible(False)
     ax.set_xlabel(_wrap(comparison.verdict, 48), fontsize=8, color=INK)

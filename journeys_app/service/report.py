@@ -7,6 +7,7 @@ their order and types and each split its control arm.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
@@ -212,6 +213,8 @@ def parse_moment(value: str | None, now: datetime) -> datetime | None:
     if value is None or value.strip().lower() in ("", "all"):
         return None
     text = value.strip()
+    if re.fullmatch(r"\d+\s*m", text.lower()):  # "1m" read as a month would be a silent empty report
+        raise WindowError(f"{value!r} means minutes here; for months write days (30d, 90d)")
     try:
         return now - parse_duration(text)
     except ValueError:
@@ -224,3 +227,13 @@ def parse_moment(value: str | None, now: datetime) -> datetime | None:
             "a time (2026-11-01T09:00), or all"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_window(
+    since: str | None, until: str | None, now: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """The window of a report: runs started from `since` to `until` (see `parse_moment`)."""
+    start, end = parse_moment(since, now), parse_moment(until, now)
+    if start is not None and end is not None and start >= end:
+        raise WindowError(f"since {since} is not before until {until}: the window holds no time")
+    return start, end

@@ -82,6 +82,12 @@ async def test_journey_pages_show_the_funnel_chart_and_the_experiment(seeded_con
     assert "question wins: +4.0 points over items_waiting (control)" in text
     await page.screenshot(path=screenshot_path("journey-abandoned_cart.png"), full_page=True)
 
+    # A window that cannot be read is said above the form; the page shows the last 30 days.
+    response = await page.goto(f"{url}/journeys/abandoned_cart?since=1m")
+    assert response is not None and response.status == 200
+    assert "'1m' means minutes here" in await page.get_by_role("alert").inner_text()
+    assert await page.get_by_label("Runs started since").input_value() == "30d"
+
     # A reviewer without the reports role is told how to get it.
     reviewer = f"Ola {uuid.uuid4().hex[:4]}"
     reviewer_page = await sign_in(

@@ -188,8 +188,13 @@ def test_a_holdout_arm_gives_the_uplift_of_the_journey(tmp_path: Path) -> None:
     assert (result.uplift.entered, result.uplift.converted) == (900, 112)
     pooled = proportion.confint_proportions_2indep(112, 900, 5, 100, method="newcomb", compare="diff")
     assert (result.uplift.difference_low, result.uplift.difference_high) == pytest.approx(pooled, abs=1e-12)
-    # Two arms against the control: each is tested at 0.05 / 2.
-    assert "over the holdout" in result.verdict or "no clear difference" in result.verdict
+    # Two arms against the control: each is tested at 0.05 / 2; the one just short of it is named.
+    assert result.winner == "question"
+    assert result.verdict == (
+        "question wins: +8.0 points over the holdout (p = 0.0245; 99 % probability to beat it); "
+        "items_waiting +7.0 points (p = 0.0399) is not yet clear with 2 arms compared with the control "
+        "(needs p < 0.025); the journey as a whole: +7.4 points over the holdout (p = 0.0281)"
+    )
 
 
 def test_a_control_that_is_not_an_arm_is_refused(tmp_path: Path) -> None:
@@ -243,6 +248,14 @@ async def test_journeys_report_json_chart_and_bad_input(tmp_path: Path) -> None:
             "--chart f.pdf: the file must end in .png or .svg",
         ),
         (["report", "no_such_journey"], "no journey 'no_such_journey' here and no runs of it in the store"),
+        (
+            ["report", "abandoned_cart", "--since", "1m"],
+            "'1m' means minutes here; for months write days (30d, 90d)",
+        ),
+        (
+            ["report", "abandoned_cart", "--since", "2026-12-01", "--until", "2026-11-01"],
+            "since 2026-12-01 is not before until 2026-11-01",
+        ),
     ):
         refused = journeys(*args, env=env)
         assert refused.returncode == 1 and message in refused.stderr + refused.stdout, refused.stderr

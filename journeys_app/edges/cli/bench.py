@@ -29,7 +29,8 @@ def demo(
         bool, typer.Option("--interactive", help="Leave one review to you in the review console.")
     ] = False,
 ) -> None:
-    """Run the three sample journeys for the sample customers, end to end, on this machine."""
+    """Run the four sample journeys for the sample customers, end to end, on this machine; end
+    with each journey's results."""
     from journeys_app.devtools.demo import run_demo
 
     settings = command_settings()

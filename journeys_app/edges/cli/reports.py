@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Column, Table
 
 from journeys_app.edges.cli.common import (
@@ -25,7 +26,7 @@ from journeys_app.service.report import (
     VersionReport,
     WindowError,
     journey_report,
-    parse_moment,
+    parse_window,
 )
 from journeys_app.store.schema import utcnow
 
@@ -51,7 +52,7 @@ def report(
         fail(f"--chart {chart}: the file must end in .png or .svg")
     now = utcnow()
     try:
-        start, end = parse_moment(since, now), parse_moment(until, now) if until else None
+        start, end = parse_window(since, until, now)
     except WindowError as exc:
         fail(str(exc))
     catalog = load_catalog(settings)
@@ -76,6 +77,9 @@ def report(
         console.print(f"chart: {chart}")
 
 
+TABLE_WIDTH = 130  # step ids and intervals are never cut; a narrow terminal wraps the lines
+
+
 def _pct(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{100 * value:.{digits}f} %"
 
@@ -84,57 +88,75 @@ def _interval(low: float | None, high: float | None) -> str:
     return "" if low is None or high is None else f"{100 * low:.1f}–{100 * high:.1f}"
 
 
+def _rate(rate: float | None, low: float | None, high: float | None) -> str:
+    return "–" if rate is None else f"{_pct(rate)} ({_interval(low, high)})"
+
+
 def _print(result: JourneyReport) -> None:
     window = f"{result.since:%Y-%m-%d %H:%M}" if result.since else "the first run"
     console.print(
         f"[bold]{result.journey_id}[/bold]: runs started from {window} to {result.until:%Y-%m-%d %H:%M} UTC"
     )
     if not result.versions:
-        console.print("no runs in this window")
+        console.print("no runs in this window (--since all: every run)")
         return
+    out = Console(file=console.file, width=max(console.width, TABLE_WIDTH))
     for version in result.versions:
-        _print_version(version)
+        _print_version(out, version)
 
 
-def _print_version(v: VersionReport) -> None:
-    console.print(
+def _print_version(out: Console, v: VersionReport) -> None:
+    out.print(
         f"\n[bold]version {v.version}[/bold]: {v.entered} entered · {v.running} running · "
         f"{v.completed} completed · {v.exited} exited · {v.failed} failed"
     )
-    if v.goal is not None:
-        console.print(
-            f"goal {v.goal.event} within {v.goal.within}: {v.goal.converted} of {v.goal.runs} converted "
-            f"({_pct(v.goal.rate)}, 95 % {_interval(v.goal.rate_low, v.goal.rate_high)} %)"
+    if v.goal is None:
+        out.print("goal: none (a journey's `goal:` makes conversions count, docs/journeys.md §8)")
+    else:
+        holdout = " (holdout customers included)" if any(e.holdout for e in v.experiments) else ""
+        out.print(
+            f"goal {v.goal.event} within {v.goal.within}: {v.goal.converted} of {v.goal.runs} converted"
+            f"{holdout}: {_rate(v.goal.rate, v.goal.rate_low, v.goal.rate_high)}"
         )
     funnel = Table(
-        "step", "type", "reached", "of entered", "completed", "failed", "waiting now", title="Funnel"
+        Column("step", no_wrap=True),
+        "type",
+        "reached",
+        "of entered",
+        "completed",
+        "failed",
+        "waiting now",
+        title="Funnel",
     )
     for s in v.steps:
         share = _pct(s.reached / v.entered, 0) if v.entered else "–"
         funnel.add_row(
             s.step_id, s.type, str(s.reached), share, str(s.completed), str(s.failed), str(s.waiting)
         )
-    console.print(funnel)
+    out.print(funnel)
     if v.outcomes:
-        outcomes = Table("outcome", "runs", title="Exits")
+        outcomes = Table(Column("outcome", no_wrap=True), "runs", title="Exits")
         for name, n in v.outcomes.items():
             outcomes.add_row(name, str(n))
-        console.print(outcomes)
+        out.print(outcomes)
     sent = {k: n for k, n in v.messages.items() if n}
-    console.print("messages: " + (", ".join(f"{k.replace('_', ' ')} {n}" for k, n in sent.items()) or "none"))
+    out.print("messages: " + (", ".join(f"{k.replace('_', ' ')} {n}" for k, n in sent.items()) or "none"))
     if v.reviews:
         reviews = Table("review status", "count", "mean minutes to decision", title="Reviews")
         for r in v.reviews:
             mean = "–" if r.mean_minutes_to_decision is None else f"{r.mean_minutes_to_decision:.1f}"
             reviews.add_row(r.status, str(r.count), mean)
-        console.print(reviews)
-    if v.model_calls:
-        console.print(
-            f"model calls: {v.model_calls}, answered by rules or preset copy: {v.degraded_calls} "
-            f"({_pct(v.degraded_share)})"
-        )
+        out.print(reviews)
+    else:
+        out.print("reviews: none")
+    out.print(
+        f"model calls: {v.model_calls}, answered by rules or preset copy: {v.degraded_calls} "
+        f"({_pct(v.degraded_share)})"
+        if v.model_calls
+        else "model calls: none"
+    )
     for comparison in v.experiments:
-        _print_experiment(comparison)
+        _print_experiment(out, comparison)
 
 
 def _arm_row(arm: ArmResult, holdout: bool) -> list[str]:
@@ -145,23 +167,23 @@ def _arm_row(arm: ArmResult, holdout: bool) -> list[str]:
         else f"{100 * arm.difference:+.1f} ({_interval(arm.difference_low, arm.difference_high)})"
     )
     return [
-        arm.name + role,
+        arm.name + ("" if arm.name == "holdout" and role == " (holdout)" else role),
         str(arm.entered),
         str(arm.converted),
-        f"{_pct(arm.rate)} ({_interval(arm.rate_low, arm.rate_high)})",
+        _rate(arm.rate, arm.rate_low, arm.rate_high),
         versus,
         "" if arm.p_value is None else f"{arm.p_value:.3g}",
         "" if arm.probability_to_beat_control is None else chance(arm.probability_to_beat_control),
     ]
 
 
-def _print_experiment(c: Comparison) -> None:
+def _print_experiment(out: Console, c: Comparison) -> None:
     table = Table(
         Column("arm", no_wrap=True),
         "entered",
         "converted",
         "rate (95 %)",
-        "points vs control (95 %)",
+        f"points vs {'holdout' if c.holdout else 'control'} (95 %)",
         "p",
         "P(beats control)",
         title=f"Split {c.step_id}",
@@ -170,5 +192,5 @@ def _print_experiment(c: Comparison) -> None:
         table.add_row(*_arm_row(arm, c.holdout))
     if c.uplift is not None:
         table.add_row(*_arm_row(c.uplift, c.holdout), style="bold")
-    console.print(table)
-    console.print(f"verdict: {c.verdict}")
+    out.print(table)
+    out.print(f"verdict: {c.verdict}")

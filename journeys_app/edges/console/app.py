@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,6 +42,7 @@ HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
 TEMPLATES.env.filters["chance"] = chance
 QUEUE_PAGE = 25  # reviews per queue page
+DEFAULT_SINCE = "30d"  # the journey pages' window
 PageNumber = Annotated[int, Query(alias="page", ge=1, le=100_000)]
 ACTIONS = ("approve", "edit", "reject", "regenerate")
 SESSION_COOKIE = "journeys_review"
@@ -195,24 +196,30 @@ def create_console_app(service: JourneyService, settings: Settings) -> FastAPI:
             )
         return None
 
+    def window_of(since: str) -> tuple[str, datetime | None, str | None]:
+        """The window asked for, or the default with why the one asked for was not taken."""
+        try:
+            return since, parse_moment(since, utcnow()), None
+        except WindowError as exc:
+            return DEFAULT_SINCE, parse_moment(DEFAULT_SINCE, utcnow()), f"{exc}. Showing the last 30 days."
+
     @app.get("/journeys", response_class=HTMLResponse)
-    async def journeys(request: Request, since: str = "30d") -> Response:
+    async def journeys(request: Request, since: str = DEFAULT_SINCE) -> Response:
         account = await signed_in(request)
         if (refused := report_reader(account, request)) is not None:
             return refused
-        try:
-            start = parse_moment(since, utcnow())
-        except WindowError as exc:
-            return page(request, "error.html", status_code=400, account=account, error=str(exc))
+        since, start, error = window_of(since)
         totals = await journey_totals(service.sessionmaker, start, None)
         rows = [
             {"journey": loaded.spec, "totals": totals.get(journey_id, (0, 0, 0))}
             for journey_id, loaded in sorted(service.catalog.items())
         ]
-        return page(request, "journeys.html", account=account, rows=rows, since=since, section="journeys")
+        return page(
+            request, "journeys.html", account=account, rows=rows, since=since, error=error, section="journeys"
+        )
 
     @app.get("/journeys/{journey_id}", response_class=HTMLResponse)
-    async def journey_page(request: Request, journey_id: str, since: str = "30d") -> Response:
+    async def journey_page(request: Request, journey_id: str, since: str = DEFAULT_SINCE) -> Response:
         account = await signed_in(request)
         if (refused := report_reader(account, request)) is not None:
             return refused
@@ -221,10 +228,7 @@ def create_console_app(service: JourneyService, settings: Settings) -> FastAPI:
             return page(
                 request, "error.html", status_code=404, account=account, error=f"No journey {journey_id}."
             )
-        try:
-            start = parse_moment(since, utcnow())
-        except WindowError as exc:
-            return page(request, "error.html", status_code=400, account=account, error=str(exc))
+        since, start, error = window_of(since)
         report = await journey_report(service.sessionmaker, journey_id, loaded.spec, since=start)
         svg = (await asyncio.to_thread(chart, report, "svg")).decode()
         return page(
@@ -234,6 +238,7 @@ def create_console_app(service: JourneyService, settings: Settings) -> FastAPI:
             report=report,
             chart=Markup(svg[svg.index("<svg") :]),  # matplotlib's own SVG: the text in it is escaped
             since=since,
+            error=error,
             section="journeys",
         )
 
