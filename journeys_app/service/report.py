@@ -8,7 +8,7 @@ their order and types and each split its control arm.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
@@ -16,7 +16,7 @@ from journeys_app.service.experiments import Comparison, compare_arms, rate_inte
 from journeys_app.store.engine import SessionMaker
 from journeys_app.store.report_queries import VersionCounts, version_counts
 from journeys_app.store.schema import utcnow
-from workflows.durations import parse_duration
+from workflows.durations import format_duration, parse_duration
 from workflows.spec import JourneySpec
 from workflows.steps import KINDS
 from workflows.steps.split import SplitStep
@@ -135,7 +135,7 @@ def _version(spec: JourneySpec | None, version: int, counts: VersionCounts) -> V
         rate, low, high = rate_interval(counts.converted, counts.with_goal)
         goal = GoalFigures(
             event=spec.goal.event,
-            within=_duration(spec.goal.within),
+            within=format_duration(spec.goal.within),
             runs=counts.with_goal,
             converted=counts.converted,
             rate=rate,
@@ -169,14 +169,6 @@ def _version(spec: JourneySpec | None, version: int, counts: VersionCounts) -> V
         degraded_share=counts.degraded_calls / counts.model_calls if counts.model_calls else None,
         experiments=_experiments(spec, counts),
     )
-
-
-def _duration(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 async def journey_report(
