@@ -38,13 +38,12 @@ from journeys_app.store.customers import to_profile
 from journeys_app.store.queries import run_row
 from journeys_app.store.schema import Customer, JourneyRun, Review, StepResult, UtcDateTime, utcnow
 from journeys_app.store.sql import insert_for, insert_if_absent
-from workflows.steps import KINDS
+from workflows.steps import KINDS, MODEL_STEP_TYPES
 
 log = logging.getLogger(__name__)
 
 DECIDED_STATUSES = frozenset({"approved", "edited", "rejected", "regenerated", "timed_out"})
 AUDITED_REVIEW_STATUSES = DECIDED_STATUSES | {"escalated"}
-MODEL_STEP_TYPES = frozenset(name for name, kind in KINDS.items() if kind.describe)
 # For each new review status, the stored statuses it may replace (itself included, for retries).
 # Anything else is a stale write (e.g. a late retry of "pending" after the decision) and is ignored.
 REVIEW_TRANSITIONS: dict[str, frozenset[str]] = {

@@ -18,10 +18,9 @@ from journeys_app.store.report_queries import VersionCounts, version_counts
 from journeys_app.store.schema import utcnow
 from workflows.durations import format_duration, parse_duration
 from workflows.spec import JourneySpec
-from workflows.steps import KINDS
+from workflows.steps import MODEL_STEP_TYPES
 from workflows.steps.split import SplitStep
 
-MODEL_STEP_TYPES = tuple(name for name, kind in KINDS.items() if kind.describe)
 MESSAGE_STATUSES = (
     "sent",
     "queued",

@@ -89,7 +89,8 @@ def _in_window(journey_id: str, since: datetime | None, until: datetime | None) 
 
 
 def _converted_after(start: Any) -> ColumnElement[bool]:
-    """A goal event of the run's customer between `start` and the end of the run's goal window."""
+    """A goal event of the run's customer between `start` and the end of the run's goal window
+    (never true for a run without a goal: its NULL goal_event equals no event)."""
     return exists().where(
         GoalEvent.customer_id == JourneyRun.customer_id,
         GoalEvent.event == JourneyRun.goal_event,
@@ -131,7 +132,6 @@ def _statements(
         )
         .exists()
     )
-    has_goal = JourneyRun.goal_event.is_not(None)
     return {
         # Runs: entered, by status and outcome; converted in the goal's window.
         "runs": select(
@@ -140,7 +140,7 @@ def _statements(
             JourneyRun.outcome,
             func.count(),
             func.count(JourneyRun.goal_event),
-            func.sum(case((and_(has_goal, _converted_after(JourneyRun.started_at)), 1), else_=0)),
+            func.sum(case((_converted_after(JourneyRun.started_at), 1), else_=0)),
         )
         .where(window)
         .group_by(version, JourneyRun.status, JourneyRun.outcome),
@@ -168,7 +168,7 @@ def _statements(
             StepResult.step_id,
             arm,
             func.count(),
-            func.sum(case((and_(has_goal, _converted_after(StepResult.finished_at)), 1), else_=0)),
+            func.sum(case((_converted_after(StepResult.finished_at), 1), else_=0)),
         )
         .join(StepResult, joined)
         .where(
@@ -277,7 +277,7 @@ async def journey_totals(
             func.sum(case((JourneyRun.status.in_(RUNNING), 1), else_=0)),
             func.sum(
                 case(
-                    (and_(JourneyRun.goal_event.is_not(None), _converted_after(JourneyRun.started_at)), 1),
+                    (_converted_after(JourneyRun.started_at), 1),
                     else_=0,
                 )
             ),

@@ -46,6 +46,8 @@ KINDS: dict[str, StepKind[Any]] = {
     )
 }
 STEP_TYPES: tuple[str, ...] = tuple(KINDS)
+# Steps whose result is a model's answer (audited as model calls; counted by the journey report).
+MODEL_STEP_TYPES: frozenset[str] = frozenset(name for name, kind in KINDS.items() if kind.describe)
 
 # A journey's step: pydantic picks the model by `type`.
 Step = Annotated[
