@@ -53,18 +53,25 @@ MAX_SEEN_EVENTS = 1000  # event ids a run remembers, to ignore a redelivered eve
 
 @workflow.defn(name="JourneyWorkflow")
 class JourneyWorkflow(RunServices):
+    @workflow.init
+    def __init__(self, inp: JourneyInput) -> None:
+        """The journey and the carried state are in place before any handler runs: an event sent
+        right after the start can arrive in the run's first workflow task, where signal handlers
+        run before the run method."""
+        super().__init__()
+        self._input, self.spec = inp, inp.spec
+        if inp.carried:
+            self._restore(inp.carried)
+        elif inp.trigger.message_id:
+            self._seen_events.append(inp.trigger.message_id)
+
     # ----------------------------------------------------------------- the interpreter
     @workflow.run
     async def run(self, inp: JourneyInput) -> JourneyResult:
-        self._input, self.spec = inp, inp.spec
         self._batched = workflow.patched(BATCHED_BOOKKEEPING_PATCH)
-        steps = self.spec.step_map()
-        order = [s.id for s in self.spec.steps]
-        if inp.carried:
-            self._restore(inp.carried)
-        else:
-            if inp.trigger.message_id:
-                self._seen_events.append(inp.trigger.message_id)
+        steps = inp.spec.step_map()
+        order = [s.id for s in inp.spec.steps]
+        if not inp.carried:
             self._started_at = workflow.now()
             await self._start_run(inp)
             self._current = order[0]

@@ -257,6 +257,7 @@ class Harness:
         customer_id: str = "c1",
         event: CustomerEvent | None = None,
         workflow_id: str | None = None,
+        task_queue: str | None = None,
         **overrides: Any,
     ) -> WorkflowHandle[Any, Any]:
         spec = parse_journey(journey_yaml, "test.yaml")
@@ -269,10 +270,24 @@ class Harness:
             **{"inference_task_queue": f"{self.task_queue}-inference", **overrides},
         )
         handle = await self.client.start_workflow(
-            JourneyWorkflow.run, inp, id=workflow_id or f"wf-{uuid.uuid4()}", task_queue=self.task_queue
+            JourneyWorkflow.run,
+            inp,
+            id=workflow_id or f"wf-{uuid.uuid4()}",
+            task_queue=task_queue or self.task_queue,
         )
         self.started.append(handle)
         return handle
+
+    def worker(self, task_queue: str) -> Worker:
+        """A journey worker on a queue of its own, with the harness's fakes: a test that starts a run
+        on it before the worker polls decides what the run's first workflow task holds."""
+        return Worker(
+            self.client,
+            task_queue=task_queue,
+            workflows=[JourneyWorkflow],
+            activities=[*self.fakes.journey_activities(), *InferenceFallbackActivities(Settings()).all()],
+            workflow_runner=journey_workflow_runner(),
+        )
 
     async def cleanup(self) -> None:
         """End runs a test left waiting: their pending tasks would stop time skipping for the next test."""

@@ -15,7 +15,7 @@ from activities import contracts as ac
 from inference_worker import contracts as ic
 from tests.workflow.conftest import Fakes
 from workflows.journey import JourneyWorkflow
-from workflows.models import CustomerEvent, DecideRequest
+from workflows.models import Carried, CustomerEvent, DecideRequest
 from workflows.review import ReviewDecision
 
 ROUTING = """
@@ -695,3 +695,42 @@ async def test_a_wait_for_either_of_two_events_takes_the_path_of_the_first(harne
     assert result.outcome == outcome and result.path == ["wait_outcome", outcome]
     recorded = {c.step_id: c for c in harness.fakes.calls[ac.RECORD_STEP]}
     assert recorded["wait_outcome"].result == {"received": True, "event": first, "properties": {"n": 1}}
+
+
+REPLY = """
+id: reply
+version: 1
+description: a conversation that waits for the customer's reply
+trigger: { event: conversation_started }
+steps:
+  - id: first_reply
+    type: wait_for_event
+    event: customer_replied
+    timeout: 1h
+    on_timeout: { goto: silent }
+  - { id: replied, type: exit, outcome: replied }
+  - { id: silent, type: exit, outcome: silent }
+"""
+
+
+@pytest.mark.parametrize("continued", [False, True], ids=["new", "continued-as-new"])
+async def test_an_event_that_arrives_with_the_start_reaches_the_run(harness, continued):
+    """A batch that starts a run and then sends it an event can deliver both in the run's first
+    workflow task, where the signal handler runs before the run method: the run failed."""
+    carried = Carried(
+        customer=harness.fakes.customers["c1"],
+        current="first_reply",
+        results={},
+        path=[],
+        visits={},
+        inbox=[],
+        decision_ready=False,
+        goal_reached_at=None,
+        started_at=await harness.env.get_current_time(),
+    )
+    queue = f"{harness.task_queue}-idle"  # nobody polls it until the event is in the history
+    handle = await harness.start(REPLY, "c1", task_queue=queue, carried=carried if continued else None)
+    await handle.signal(JourneyWorkflow.event, CustomerEvent(name="customer_replied", message_id="m-2"))
+    async with harness.worker(queue):
+        result = await handle.result()
+    assert result.outcome == "replied" and result.path == ["first_reply", "replied"]
