@@ -38,6 +38,7 @@ from inference_worker.knowledge import (
     FAQ_FILE,
     PRODUCTS_FILE,
     KnowledgeBase,
+    KnowledgeError,
     Product,
     knowledge_dir,
     load_knowledge,
@@ -108,6 +109,18 @@ class KnowledgeRetriever:
             model_id=MODEL_ID,
             min_score=settings.knowledge_min_score,
         )
+
+    async def prepare(self) -> None:
+        """Index the knowledge base now rather than in the first question: the build (every example
+        question encoded, a classifier fitted: seconds of CPU) would otherwise land in the middle
+        of the traffic, beside classifications an MA is waiting for. A file that does not load is
+        reported here and again, with its fix, by the retrieve steps that need it."""
+        if not knowledge_dir(self.journeys_dir).is_dir():
+            return
+        try:
+            await asyncio.to_thread(self._current)
+        except KnowledgeError as exc:
+            log.warning("knowledge base not indexed: %s", exc)
 
     async def retrieve(self, request: RetrieveRequest) -> RetrieveResult:
         return await asyncio.to_thread(self.retrieve_sync, request)

@@ -57,7 +57,8 @@ async def inference_worker(
     models load before polling starts.
 
     It reports ready (the log line, and `settings.ready_file` when set) only once the models are
-    loaded and it polls, so nothing is routed to a worker that cannot answer yet.
+    loaded, the knowledge base is indexed and it polls, so nothing is routed to a worker that
+    cannot answer yet.
 
     The backend is wrapped in the degradation chain (fallback backend, then rules / preset copy).
     Pass an already loaded `backend` to share it (tests); it is used as the primary and not closed.
@@ -71,9 +72,10 @@ async def inference_worker(
         time.perf_counter() - started,
         getattr(chain.primary, "load_seconds", ""),
     )
-    activities = InferenceActivities(
-        chain, KnowledgeRetriever.on_cpu(settings), heartbeat_s=settings.inference_heartbeat_s
-    )
+    retriever = KnowledgeRetriever.on_cpu(settings)
+    if retriever is not None:
+        await retriever.prepare()
+    activities = InferenceActivities(chain, retriever, heartbeat_s=settings.inference_heartbeat_s)
     limits = {
         "max_activities_per_second": settings.inference_activities_per_second,
         "max_task_queue_activities_per_second": settings.inference_task_queue_activities_per_second,

