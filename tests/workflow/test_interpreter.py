@@ -716,7 +716,8 @@ steps:
 @pytest.mark.parametrize("continued", [False, True], ids=["new", "continued-as-new"])
 async def test_an_event_that_arrives_with_the_start_reaches_the_run(harness, continued):
     """A batch that starts a run and then sends it an event can deliver both in the run's first
-    workflow task, where the signal handler runs before the run method: the run failed."""
+    workflow task, where the signal handler runs before the run method: the handler met a run
+    without its journey (here the run failed; a production worker retried the task forever)."""
     carried = Carried(
         customer=harness.fakes.customers["c1"],
         current="first_reply",
