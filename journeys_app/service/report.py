@@ -85,14 +85,9 @@ class JourneyReport(BaseModel):
     versions: list[VersionReport]
 
 
-def split_control(step: SplitStep) -> str:
-    return step.control or step.paths[0].name
-
-
 def is_holdout(spec: JourneySpec, step: SplitStep) -> bool:
     """The control arm goes straight to an exit: its customers get nothing from the journey."""
-    control = next(p for p in step.paths if p.name == split_control(step))
-    target = spec.step_map().get(control.goto)
+    target = spec.step_map().get(step.control_path.goto)
     return target is not None and target.type == "exit"
 
 
@@ -122,7 +117,7 @@ def _experiments(spec: JourneySpec | None, counts: VersionCounts) -> list[Compar
         names = [p.name for p in step.paths] if step else sorted(a for s, a in counts.arms if s == step_id)
         names += sorted(a for s, a in counts.arms if s == step_id and a not in names)  # arms since removed
         arms = {name: counts.arms.get((step_id, name), (0, 0)) for name in names}
-        control = split_control(step) if step else names[0]
+        control = step.control_path.name if step else names[0]
         holdout = bool(step and spec and is_holdout(spec, step))
         out.append(compare_arms(step_id, arms, control, holdout=holdout))
     return out

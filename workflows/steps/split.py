@@ -20,8 +20,8 @@ class SplitPath(SpecModel):
 class SplitStep(StepBase):
     type: Literal["split"]
     paths: list[SplitPath] = Field(min_length=2)
-    # The arm the others are compared with in the journey's report (default: the first). An arm
-    # that goes straight to an exit is a holdout, and the report shows the journey's uplift.
+    # The arm the others are compared with in the journey's report (control_path). An arm that
+    # goes straight to an exit is a holdout, and the report shows the journey's uplift.
     control: str | None = None
 
     @field_validator("paths")
@@ -38,6 +38,11 @@ class SplitStep(StepBase):
         if self.control is not None and self.control not in names:
             raise ValueError(f"control {self.control!r} is not one of this split's paths: {', '.join(names)}")
         return self
+
+    @property
+    def control_path(self) -> SplitPath:
+        """The arm the others are compared with: `control`, else the first path."""
+        return next(p for p in self.paths if p.name == self.control) if self.control else self.paths[0]
 
 
 def bucket(*parts: str) -> float:
