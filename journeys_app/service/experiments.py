@@ -66,22 +66,26 @@ def probability_to_beat(converted: int, entered: int, control_converted: int, co
     return min(1.0, max(0.0, float(value)))
 
 
-def compare(
-    name: str, converted: int, entered: int, control_converted: int, control_entered: int
-) -> ArmResult:
-    """One arm against the control."""
-    from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
-
+def _arm(name: str, converted: int, entered: int, *, control: bool) -> ArmResult:
     rate, low, high = rate_interval(converted, entered)
-    result = ArmResult(
+    return ArmResult(
         name=name,
-        control=False,
+        control=control,
         entered=entered,
         converted=converted,
         rate=rate,
         rate_low=low,
         rate_high=high,
     )
+
+
+def compare(
+    name: str, converted: int, entered: int, control_converted: int, control_entered: int
+) -> ArmResult:
+    """One arm against the control."""
+    from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
+
+    result = _arm(name, converted, entered, control=False)
     if entered == 0 or control_entered == 0:
         return result
     with warnings.catch_warnings():  # rates of 0 or 1: ratios statsmodels reports beside are undefined
@@ -108,18 +112,7 @@ def compare_arms(
 ) -> Comparison:
     """`counts`: arm name -> (entered, converted), in the split's order; `control` one of them."""
     control_entered, control_converted = counts.get(control, (0, 0))
-    rate, low, high = rate_interval(control_converted, control_entered)
-    arms = [
-        ArmResult(
-            name=control,
-            control=True,
-            entered=control_entered,
-            converted=control_converted,
-            rate=rate,
-            rate_low=low,
-            rate_high=high,
-        )
-    ]
+    arms = [_arm(control, control_converted, control_entered, control=True)]
     for name, (entered, converted) in counts.items():
         if name != control:
             arms.append(compare(name, converted, entered, control_converted, control_entered))
