@@ -30,9 +30,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
 from journeys_app.store.engine import SessionMaker
+from journeys_app.store.queries import ACTIVE_RUN_STATUSES
 from journeys_app.store.schema import GoalEvent, JourneyRun, Message, Review, StepResult
-
-RUNNING = ("starting", "running")
 
 
 class seconds_between(FunctionElement[float]):
@@ -120,7 +119,7 @@ def _statements(
     """The report's aggregate queries, by what they count."""
     version = JourneyRun.journey_version
     joined = StepResult.workflow_id == JourneyRun.workflow_id
-    running = and_(window, JourneyRun.status.in_(RUNNING))
+    running = and_(window, JourneyRun.status.in_(ACTIVE_RUN_STATUSES))
     arm = StepResult.result["path"].as_string()
     kind = _message_kind()
     deferred = and_(StepResult.step_type == "send", StepResult.result["deferred_seconds"].as_float() > 0)
@@ -232,7 +231,7 @@ async def version_counts(
     for v, status, outcome, n, with_goal, converted in rows["runs"]:
         counts = of(v)
         counts.entered += n
-        status = "running" if status in RUNNING else status
+        status = "running" if status in ACTIVE_RUN_STATUSES else status
         counts.statuses[status] = counts.statuses.get(status, 0) + n
         if outcome is not None:
             counts.outcomes[outcome] = counts.outcomes.get(outcome, 0) + n
@@ -274,7 +273,7 @@ async def journey_totals(
         select(
             JourneyRun.journey_id,
             func.count(),
-            func.sum(case((JourneyRun.status.in_(RUNNING), 1), else_=0)),
+            func.sum(case((JourneyRun.status.in_(ACTIVE_RUN_STATUSES), 1), else_=0)),
             func.sum(
                 case(
                     (_converted_after(JourneyRun.started_at), 1),
