@@ -365,8 +365,8 @@ class JourneyService:
             with contextlib.suppress(WorkflowAlreadyStartedError):
                 await operation.workflow_handle()
             return await self.handle(args["id"]).query(JourneyWorkflow.decision)
-        # Record the run at once, so events sent right after the decision find it.
-        await queries.insert_runs_if_absent(self.sessionmaker, [inp.run_record(decision.workflow_id)])
+        # No run row to write here: the run records itself (begin_run) before it decides, so
+        # events sent right after the decision find it.
         return decision
 
     async def decide_within(

@@ -36,6 +36,9 @@ async def test_complaint_routing_vip_complaint(stack):
     assert decision.ready and decision.intent["label"] == "complaint"
     assert decision.intent["backend"] == "local"
     assert decision.route == "alert_account_manager"  # Ava is a VIP
+    # The run wrote its own row before it decided, so events sent right after the answer find it.
+    recorded = await queries.get_run(stack.sessionmaker, decision.workflow_id)
+    assert recorded is not None and recorded.status == "running"
 
     review_id = await approve_pending(stack, decision.workflow_id)
     await stack.wait_for(decision.workflow_id, lambda s: s.current_step == "wait_reply" and s.waiting_for)
