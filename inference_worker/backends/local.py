@@ -42,9 +42,9 @@ REPEAT_PENALTY = 1.1  # the 135M model loops without it
 def _lower_priority(nice: int, idle: bool) -> Callable[[], None]:
     """A thread initializer: this thread (and the llama.cpp threads it spawns, which inherit it)
     runs `nice` steps below the others, or, with `idle`, under Linux's SCHED_IDLE policy: only on
-    CPU time no other thread wants, and off the core the moment one wakes. A niced thread still
-    finishes its time slice first, and a decision crosses four processes, each waking up several
-    times. Linux schedules threads on their own nice value and policy."""
+    CPU time no other thread wants, and off the core the moment one wakes (a niced thread may keep
+    it to the end of its slice, at each of the many wake-ups of a decision across four processes).
+    Linux schedules threads on their own nice value and policy."""
 
     def lower() -> None:
         tid = threading.get_native_id()

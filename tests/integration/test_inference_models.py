@@ -177,6 +177,7 @@ async def test_a_single_text_encodes_on_one_thread_and_a_batch_on_all(
     from inference_worker.encoder import load_encoder
 
     threads = Settings().model_threads
+    assert threads > 1, "the default gives batches more than one thread"
     encoder = load_encoder(threads)  # the one the backend computes with
     model, used = encoder._model, []
 
@@ -192,7 +193,6 @@ async def test_a_single_text_encodes_on_one_thread_and_a_batch_on_all(
     assert (await local_backend.classify("Where is my parcel?")).label != UNKNOWN
     await local_backend.classify_many([text for text, _ in HELD_OUT[:4]])
     assert used == [[1], [threads]]
-    assert threads > 1, "the default gives batches more than one thread"
 
 
 def _knowledge(template: str) -> dict[str, Any]:
