@@ -235,12 +235,13 @@ class StoreActivities(StoreActivityBase):
         fresh = {tuple(row) for row in inserted}
         repeated = [row for row in rows if (row["workflow_id"], row["step_id"], row["visit"]) not in fresh]
         if repeated:
-            stmt = insert_for(session, table).values(repeated)
+            stmt = insert_for(session, table)
             columns = ("step_type", "status", "result", "error", "started_at", "finished_at")
             await session.execute(
                 stmt.on_conflict_do_update(
                     index_elements=key, set_={name: stmt.excluded[name] for name in columns}
-                )
+                ),
+                repeated,
             )
         calls = [
             step

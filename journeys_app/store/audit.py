@@ -94,9 +94,9 @@ async def write_audit(session: AsyncSession, **entry: Any) -> None:
 
 
 async def write_audit_rows(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
-    """Insert rows built by `audit_entry` in one statement, inside the caller's transaction."""
+    """Insert rows built by `audit_entry` in one cached statement, inside the caller's transaction."""
     if entries:
-        await session.execute(insert(AuditEntry.__table__).values(entries))
+        await session.execute(insert(AuditEntry.__table__), entries)
 
 
 async def audit_for_customer(

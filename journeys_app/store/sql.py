@@ -38,11 +38,16 @@ async def insert_if_absent(
 
     A row that was there already (a retry, a duplicate) comes back as nothing, so the caller tells
     a first write from a repeat without a second query; on SQLite it also takes the write lock.
+    The rows go as parameters of one cached statement (SQLAlchemy sends a list as one multi-row
+    INSERT): written into the statement with `.values()`, a list of rows made a statement that is
+    compiled anew on every call, about 1.4 ms of the worker's CPU per write.
     """
+    if not rows:
+        return []
+    table = getattr(table, "__table__", table)  # Core, not ORM bulk mode, for a mapped class
     stmt = (
         insert_for(session, table)
-        .values(rows)
         .on_conflict_do_nothing(index_elements=list(key))
-        .returning(*returning)
+        .returning(*(table.c[column.key] for column in returning))
     )
-    return list((await session.execute(stmt)).all())
+    return list((await session.execute(stmt, rows)).all())
