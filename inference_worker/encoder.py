@@ -11,8 +11,10 @@ product descriptions). Using the wrong one costs accuracy, so callers pick one b
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,6 +72,35 @@ class Encoder:
         with self._lock, self._openmp.limit(limits=self.threads_for(len(texts))):
             vectors = self._model.query(list(texts)) if query else self._model.passage(list(texts))
         return np.atleast_2d(vectors)
+
+
+class ReferenceVectors:
+    """How close a sentence is to its closest reference, with the references' vectors kept: a copy
+    slot's default sentence and brief are the same for every variant and retry (the default for
+    every run), so a check encodes the new sentence alone instead of three texts on every core.
+    Kept by SHA-256, so no customer text outlives its request here; at most `size` vectors."""
+
+    def __init__(self, encoder: Encoder, size: int = 512) -> None:
+        self._encoder = encoder
+        self._size = size
+        self._vectors: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def similarity(self, text: str, references: Sequence[str]) -> float:
+        keys = [hashlib.sha256(r.encode()).digest() for r in references]
+        with self._lock:
+            known = {k: self._vectors[k] for k in keys if k in self._vectors}
+        missing = list(dict.fromkeys(k for k in keys if k not in known))
+        texts = {k: r for k, r in zip(keys, references, strict=True)}
+        vectors = self._encoder.query([text, *(texts[k] for k in missing)])
+        with self._lock:
+            for key, vector in zip(missing, vectors[1:], strict=True):
+                self._vectors[key] = known[key] = vector
+            for key in keys:
+                self._vectors.move_to_end(key)
+            while len(self._vectors) > self._size:
+                self._vectors.popitem(last=False)
+        return float(max(known[k] @ vectors[0] for k in keys))
 
 
 _shared: dict[int, Encoder] = {}

@@ -28,7 +28,7 @@ from inference_worker.backends.copy_models import COPY_MODELS
 from inference_worker.batching import MicroBatcher
 from inference_worker.contracts import CopyRequest, CopyResult, IntentResult, ScoreRequest, ScoreResult
 from inference_worker.copy_generator import Completion, CopyGenerator
-from inference_worker.encoder import Encoder, load_encoder, passive_openmp
+from inference_worker.encoder import ReferenceVectors, load_encoder, passive_openmp
 from inference_worker.intent import IntentClassifier, load_taxonomy
 from inference_worker.scoring import ScoreModel
 from journeys_app.core.settings import Settings
@@ -69,7 +69,7 @@ class LocalBackend:
         self._scorer: ScoreModel | None = None
         self._copy: CopyGenerator | None = None
         self._llama: Any = None
-        self._encoder: Encoder | None = None
+        self._references: ReferenceVectors | None = None
         self._llama_thread_lock = threading.Lock()  # llama.cpp contexts are not thread-safe
         self._generation = ThreadPoolExecutor(
             max_workers=1,
@@ -97,13 +97,14 @@ class LocalBackend:
     def _load_sync(self) -> None:
         settings = self.settings
         started = time.perf_counter()
-        self._encoder = load_encoder(settings.model_threads)
+        encoder = load_encoder(settings.model_threads)
+        self._references = ReferenceVectors(encoder)
         self.load_seconds["encoder"] = time.perf_counter() - started
         started = time.perf_counter()
         taxonomy = load_taxonomy(settings.journeys_dir / "intents.yaml")
         self._classifier = IntentClassifier(
             taxonomy,
-            self._encoder.query,
+            encoder.query,
             min_confidence=settings.intent_min_confidence,
             backend=self.name,
             cache_dir=settings.state_dir / "models",
@@ -208,10 +209,9 @@ class LocalBackend:
     async def relevance(self, text: str, references: Sequence[str]) -> float:
         """Cosine similarity of a sentence to the closest reference: the copy generator's off-topic
         check."""
-        if self._encoder is None:
+        if self._references is None:
             raise RuntimeError("LocalBackend is not loaded")
-        vectors = await asyncio.to_thread(self._encoder.query, [text, *references])
-        return float(max(vectors[1:] @ vectors[0]))
+        return await asyncio.to_thread(self._references.similarity, text, references)
 
     async def complete(
         self, messages: list[dict[str, str]], *, seed: int, temperature: float, max_tokens: int

@@ -195,6 +195,35 @@ async def test_a_single_text_encodes_on_one_thread_and_a_batch_on_all(
     assert used == [[1], [threads]]
 
 
+async def test_a_copy_check_encodes_its_slots_references_once(
+    local_backend: LocalBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from inference_worker.encoder import load_encoder
+
+    encoder = load_encoder(Settings().model_threads)  # the one the backend computes with
+    model, sizes = encoder._model, []
+
+    class Counted:
+        """The real model, noting how many texts each call encodes."""
+
+        def query(self, texts: list[str]) -> Any:
+            sizes.append(len(texts))
+            return model.query(texts)
+
+    monkeypatch.setattr(encoder, "_model", Counted())
+    references = (  # texts no other test checks, so their vectors are not kept yet
+        f"We are sorry your order {uuid.uuid4().hex[:6]} arrived damaged.",
+        "Apologise for the parcel that arrived damaged and offer a replacement.",
+    )
+    first = "We are so sorry your lamp arrived broken."
+    second = "Sorry that the parcel was damaged; a new one is on its way."
+    await local_backend.relevance(first, references)
+    similarity = await local_backend.relevance(second, references)
+    assert sizes == [3, 1]
+    together = model.query([second, *references])  # what the check computed before keeping them
+    assert similarity == pytest.approx(float(max(together[1:] @ together[0])), abs=1e-4)
+
+
 def _knowledge(template: str) -> dict[str, Any]:
     """What the journey's retrieve step hands email/answer (the delivery entry and a product)."""
     if template != "email/answer":
