@@ -16,7 +16,9 @@ R = TypeVar("R")
 
 
 class MicroBatcher(Generic[T, R]):
-    """Collects items for up to `max_wait_ms` (or `max_batch` items) and calls `run` once."""
+    """Calls `run` once for the items waiting (up to `max_batch`), after waiting up to `max_wait_ms`
+    for more. With no wait this is continuous batching: a lone call runs at once, and the calls
+    that arrive while a batch runs go together in the next one."""
 
     def __init__(
         self,
@@ -55,6 +57,9 @@ class MicroBatcher(Generic[T, R]):
             batch = [await self._queue.get()]
             deadline = loop.time() + self.max_wait
             while len(batch) < self.max_batch:
+                if not self._queue.empty():  # what arrived while the last batch ran goes at once
+                    batch.append(self._queue.get_nowait())
+                    continue
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break

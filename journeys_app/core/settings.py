@@ -92,9 +92,10 @@ class Settings(BaseSettings):
     vllm_gpu_memory_utilization: float = 0.85
     vllm_max_model_len: int = 4096
 
-    # Micro-batching of concurrent classify calls; batch_max_size 1 turns it off.
+    # Micro-batching of concurrent classify calls; batch_max_size 1 turns it off. No wait: a lone
+    # call runs at once, and the calls that arrive while a batch runs go together in the next.
     batch_max_size: int = 32
-    batch_max_wait_ms: float = 5.0
+    batch_max_wait_ms: float = 0.0
 
     # Inference worker concurrency and rate limits (per worker, and per task queue across workers).
     inference_max_concurrent_activities: int = 16

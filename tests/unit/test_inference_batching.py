@@ -24,6 +24,28 @@ async def test_concurrent_calls_share_one_batch_and_keep_their_order() -> None:
     assert [len(b) for b in batches] == [8, 8, 4]
 
 
+async def test_with_no_wait_a_lone_call_runs_at_once_and_the_next_ones_share_a_batch() -> None:
+    batches: list[list[int]] = []
+    gate = asyncio.Event()
+
+    async def slow(items: Sequence[int]) -> list[int]:
+        batches.append(list(items))
+        if len(batches) == 1:
+            await gate.wait()
+        return list(items)
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(slow, max_batch=8, max_wait_ms=0)
+    first = asyncio.create_task(batcher.submit(0))
+    await asyncio.sleep(0.01)
+    assert batches == [[0]]  # not waiting for company
+    rest = [asyncio.create_task(batcher.submit(i)) for i in (1, 2, 3)]
+    await asyncio.sleep(0.01)
+    gate.set()
+    assert await asyncio.gather(first, *rest) == [0, 1, 2, 3]
+    assert batches == [[0], [1, 2, 3]]  # they arrived while the first batch ran
+    await batcher.close()
+
+
 async def test_a_failing_batch_fails_each_caller_and_the_batcher_recovers() -> None:
     calls = 0
 

@@ -170,6 +170,8 @@ def figures_markdown(report: dict[str, Any]) -> str:
         inference["classify_batching_off"],
         inference["noop_activity"],
     )
+    wait = inference["batch_max_wait_ms"]
+    batches = f"{inference['batch_max_size']} texts" + (f" or {wait:g} ms" if wait else ", waiting for none")
     return f"""Measured by `journeys bench --json` on {report["date"]}: {report["machine"]}.
 Temporal dev server in memory, SQLite store (PostgreSQL where a row says so), the CPU models.
 Regenerate with `journeys bench --readme README.md`.
@@ -187,8 +189,7 @@ is a workflow of three no-op activities on the same server and worker:
 {interp["decision_p50_ms"]:.0f} / {bare["decision_p50_ms"]:.0f} ms |
 
 **Inference** — classification through Temporal, {on["runs"]} classifications, \
-{inference["concurrency"]} in flight, batches of up to {inference["batch_max_size"]} texts or \
-{inference["batch_max_wait_ms"]:g} ms:
+{inference["concurrency"]} in flight, batches of up to {batches}:
 
 {INFERENCE_HEADER}
 | {inference["raw_batched_per_s"]:.0f} | {inference["raw_unbatched_per_s"]:.0f} | {noop["runs_per_s"]:.1f} | \
