@@ -1,7 +1,8 @@
 """Micro-batching: concurrent single-item calls become one batched backend call.
 
 Embedding 32 texts costs about as much as embedding 3, so when many classify activities run at
-once we wait a few milliseconds to collect them and run one batch.
+once, the calls that arrive while one batch runs go together in the next (optionally after a
+short wait for more).
 """
 
 from __future__ import annotations

@@ -87,20 +87,19 @@ class ReferenceVectors:
         self._lock = threading.Lock()
 
     def similarity(self, text: str, references: Sequence[str]) -> float:
-        keys = [hashlib.sha256(r.encode()).digest() for r in references]
+        texts = {hashlib.sha256(r.encode()).digest(): r for r in references}
         with self._lock:
-            known = {k: self._vectors[k] for k in keys if k in self._vectors}
-        missing = list(dict.fromkeys(k for k in keys if k not in known))
-        texts = {k: r for k, r in zip(keys, references, strict=True)}
+            known = {k: self._vectors[k] for k in texts if k in self._vectors}
+        missing = [k for k in texts if k not in known]
         vectors = self._encoder.query([text, *(texts[k] for k in missing)])
         with self._lock:
             for key, vector in zip(missing, vectors[1:], strict=True):
                 self._vectors[key] = known[key] = vector
-            for key in keys:
+            for key in texts:
                 self._vectors.move_to_end(key)
             while len(self._vectors) > self._size:
                 self._vectors.popitem(last=False)
-        return float(max(known[k] @ vectors[0] for k in keys))
+        return float(max(vector @ vectors[0] for vector in known.values()))
 
 
 _shared: dict[int, Encoder] = {}
