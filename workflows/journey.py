@@ -31,6 +31,13 @@ with workflow.unsafe.imports_passed_through():
         JourneyResult,
         RunState,
     )
+    from workflows.patches import (
+        BATCHED_BOOKKEEPING,
+        BUNDLE_2026_12,
+        EVENT_DEDUPE,
+        STEP_BUDGET,
+        VERIFY_REVIEWER,
+    )
     from workflows.review import ReviewAck, ReviewDecision, validate_decision
     from workflows.run_services import (
         RECORD_RETRY,
@@ -40,13 +47,10 @@ with workflow.unsafe.imports_passed_through():
         describe_error,
     )
     from workflows.steps import kind_of
-    from workflows.steps.base import BATCHED_BOOKKEEPING_PATCH, Outcome
+    from workflows.steps.base import Outcome
     from workflows.steps.results import RunResults
 
 T = TypeVar("T")
-EVENT_DEDUPE_PATCH = "event-id-dedupe"
-STEP_BUDGET_PATCH = "step-budget"
-VERIFY_REVIEWER_PATCH = "verify-reviewer-account"
 MAX_INBOX = 100
 MAX_SEEN_EVENTS = 1000  # event ids a run remembers, to ignore a redelivered event
 
@@ -60,6 +64,8 @@ class JourneyWorkflow(RunServices):
         run before the run method."""
         super().__init__()
         self._input, self.spec = inp, inp.spec
+        # In the first workflow task, before any handler: the whole run knows which code it runs.
+        self._bundled = workflow.patched(BUNDLE_2026_12)
         if inp.carried:
             self._restore(inp.carried)
         elif inp.trigger.message_id:
@@ -68,7 +74,7 @@ class JourneyWorkflow(RunServices):
     # ----------------------------------------------------------------- the interpreter
     @workflow.run
     async def run(self, inp: JourneyInput) -> JourneyResult:
-        self._batched = workflow.patched(BATCHED_BOOKKEEPING_PATCH)
+        self._batched = self.has(BATCHED_BOOKKEEPING)
         steps = inp.spec.step_map()
         order = [s.id for s in inp.spec.steps]
         if not inp.carried:
@@ -87,9 +93,7 @@ class JourneyWorkflow(RunServices):
                 await self.flush_steps()
                 workflow.continue_as_new(inp.model_copy(update={"carried": self._carry()}))
             step = steps[self._current]
-            if self._steps_total >= (self._step_budget or inp.step_budget) and workflow.patched(
-                STEP_BUDGET_PATCH
-            ):
+            if self._steps_total >= (self._step_budget or inp.step_budget) and self.has(STEP_BUDGET):
                 try:
                     action = await self._park_runaway(step, inp.step_budget)
                 except RunExited:
@@ -224,7 +228,7 @@ class JourneyWorkflow(RunServices):
         An event whose message id the run has already received is a redelivery and is ignored.
         """
         assert self.spec is not None
-        if event.message_id and workflow.patched(EVENT_DEDUPE_PATCH):
+        if event.message_id and self.has(EVENT_DEDUPE):
             if event.message_id in self._seen_events:
                 workflow.logger.info("event %s (%s) received before; ignored", event.name, event.message_id)
                 return
@@ -270,7 +274,7 @@ class JourneyWorkflow(RunServices):
         Whoever sends a signal or update names the reviewer and may claim any groups; only an
         existing account allowed for the review's group may decide. Raises ApplicationError if not.
         """
-        if not workflow.patched(VERIFY_REVIEWER_PATCH):
+        if not self.has(VERIFY_REVIEWER):
             return decision
         assert self.pending_review is not None and self._input is not None
         verdict = await workflow.execute_local_activity(

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         JourneyInput,
         JourneyResult,
     )
+    from workflows.patches import IN_BUNDLE_2026_12, INFERENCE_FALLBACK, WAIT_POSITION
     from workflows.review import PendingReview, ReviewDecision
     from workflows.search_attributes import STEP
     from workflows.spec import JourneySpec
@@ -56,8 +57,6 @@ RECORD_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=60))
 RECORD_TIMEOUT = timedelta(seconds=30)
 # Inference activities heartbeat every few seconds; a worker killed mid-generation is noticed here.
 INFERENCE_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
-INFERENCE_FALLBACK_PATCH = "inference-fallback-to-rules"
-WAIT_POSITION_PATCH = "record-where-run-waits"
 MAX_UNRECORDED_STEPS = 100  # step records kept before a write, so one write's payload stays small
 
 
@@ -97,7 +96,8 @@ class RunServices:
         self.dead_letter: DeadLetter | None = None
         self._dead_letter_action: DeadLetterAction | None = None
         self._retry_visit: int | None = None
-        self._batched = False  # BATCHED_BOOKKEEPING_PATCH
+        self._bundled = False  # patches.BUNDLE_2026_12: set in the first workflow task
+        self._batched = False  # patches.BATCHED_BOOKKEEPING
         self._unrecorded: list[RecordStepRequest] = []  # step records not yet in the store
         self._written_step: str | None = None  # the current step as the store last heard it
         # Scores asked for with a classification, by score step id (not carried over continue-as-new:
@@ -116,6 +116,11 @@ class RunServices:
 
     def now(self) -> datetime:
         return workflow.now()
+
+    def has(self, patch: str) -> bool:
+        """Whether this run takes the behaviour that `patch` brought (workflows/patches.py): all
+        of a bundle's at once for runs begun with it, each on its own for runs begun before."""
+        return (self._bundled and patch in IN_BUNDLE_2026_12) or workflow.patched(patch)
 
     def context(self) -> dict[str, Any]:
         assert self._input is not None and self.spec is not None
@@ -152,7 +157,7 @@ class RunServices:
                 summary=self._current,
             )
         except ActivityError as exc:
-            if is_permanent(exc) or not workflow.patched(INFERENCE_FALLBACK_PATCH):
+            if is_permanent(exc) or not self.has(INFERENCE_FALLBACK):
                 raise
             workflow.logger.warning(
                 "%s failed (%s); answering with rules / preset copy", name, describe_error(exc)
@@ -266,12 +271,7 @@ class RunServices:
     async def flush_steps(self, *, at_wait: bool = False) -> None:
         """Write the step records gathered since the last wait, and the step the run is at, in one
         transaction. At a wait a move alone is written too (a run whose first step waits)."""
-        moved = (
-            at_wait
-            and self._batched
-            and self._written_step != self._current
-            and workflow.patched(WAIT_POSITION_PATCH)
-        )
+        moved = at_wait and self._batched and self._written_step != self._current and self.has(WAIT_POSITION)
         if not self._unrecorded and not moved:
             return
         records, self._unrecorded = self._unrecorded, []

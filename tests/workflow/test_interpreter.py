@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from inference_worker import contracts as ic
 from tests.workflow.conftest import Fakes
 from workflows.journey import JourneyWorkflow
 from workflows.models import Carried, CustomerEvent, DecideRequest
+from workflows.patches import BUNDLE_2026_12
 from workflows.review import ReviewDecision
 
 ROUTING = """
@@ -122,6 +124,33 @@ async def test_vip_complaint_review_send_and_event(harness):
     statuses = [r.status for r in harness.fakes.calls[ac.RECORD_REVIEW]]
     assert statuses == ["pending", "edited"]
     assert harness.fakes.calls[ac.FINISH_RUN][-1].outcome == "replied"
+
+
+async def test_a_new_run_records_one_patch_marker_for_all_its_patches(harness):
+    """Each patch marker comes with an upsert the server indexes: a run begun now records the
+    bundle's alone (the VIP path passes five patched behaviours: bookkeeping, classify with
+    score, where it waits, the reviewer check, event dedupe)."""
+    event = CustomerEvent(name="message_received", properties={"text": "My order arrived broken!"})
+    handle = await harness.start(ROUTING, "c1", event)
+    review_id = await pending_review_id(handle)
+    await handle.execute_update(
+        JourneyWorkflow.submit_review,
+        ReviewDecision(review_id=review_id, decision="approve", reviewer="maria", variant=0),
+    )
+    await handle.signal(JourneyWorkflow.event, CustomerEvent(name="customer_replied", message_id="m-1"))
+    assert (await handle.result()).outcome == "replied"
+    patches = [
+        json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
+        async for e in handle.fetch_history_events()
+        if e.marker_recorded_event_attributes.marker_name == "core_patch"
+    ]
+    assert patches == [BUNDLE_2026_12]
+    upserts = [
+        e
+        async for e in handle.fetch_history_events()
+        if e.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+    assert len(upserts) == 1
 
 
 async def test_a_classification_and_the_score_after_it_are_one_inference_call(harness):

@@ -19,11 +19,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 S = TypeVar("S", bound=StepBase)
 
-# A run's start is one local activity, its step records are written together at each wait and at
-# the end, and its finish is a local activity: fewer Temporal round trips and store transactions.
-# A review shows as pending (state query, decisions accepted) only once it is in the store.
-BATCHED_BOOKKEEPING_PATCH = "batched-bookkeeping"
-
 COPY_TIMEOUT = timedelta(minutes=3)
 MODEL_TIMEOUT = timedelta(seconds=30)
 
@@ -59,6 +54,8 @@ class Run(Protocol):
     def step_after(self, step: Any) -> Any | None: ...
 
     def effect_key(self, step_id: str) -> str: ...
+
+    def has(self, patch: str) -> bool: ...
 
     async def inference(self, name: str, request: Any, result_type: type[T], timeout: timedelta) -> T: ...
 

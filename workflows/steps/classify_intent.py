@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from temporalio import workflow
-
 from inference_worker.contracts import (
     CLASSIFY_AND_SCORE,
     CLASSIFY_INTENT,
@@ -16,12 +14,9 @@ from inference_worker.contracts import (
 )
 from workflows.expressions import render
 from workflows.language import StepBase, TextTemplate
+from workflows.patches import CLASSIFY_WITH_SCORE
 from workflows.steps.base import MODEL_TIMEOUT, Expression, Outcome, Run, StepKind
 from workflows.steps.score import ScoreStep, score_request
-
-# A classify step right before a score step asks for both in one inference round trip; runs begun
-# before it ask one after the other.
-CLASSIFY_WITH_SCORE_PATCH = "classify-with-next-score"
 
 
 class ClassifyIntentStep(StepBase):
@@ -33,7 +28,7 @@ async def classify_intent(step: ClassifyIntentStep, run: Run) -> Outcome:
     text = render(step.text, run.context())[:8000]
     request = IntentRequest(text=text, customer_id=run.customer.id)
     following = run.step_after(step)
-    if isinstance(following, ScoreStep) and workflow.patched(CLASSIFY_WITH_SCORE_PATCH):
+    if isinstance(following, ScoreStep) and run.has(CLASSIFY_WITH_SCORE):
         scoring = score_request(following, run, None)
         both = await run.inference(
             CLASSIFY_AND_SCORE,

@@ -6,16 +6,15 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
-from temporalio import workflow
 
 from activities.contracts import RECORD_REVIEW, RecordReviewRequest
 from inference_worker.contracts import FALLBACK_ACTIVITIES, GENERATE_COPY, CopyResult
 from workflows.durations import Duration
 from workflows.expressions import evaluate
 from workflows.language import Condition, Goto, SpecModel, StepBase, StepId
+from workflows.patches import BATCHED_BOOKKEEPING
 from workflows.review import PendingReview, ReviewDecision, review_id_for
 from workflows.steps.base import (
-    BATCHED_BOOKKEEPING_PATCH,
     COPY_TIMEOUT,
     CheckContext,
     Expression,
@@ -163,7 +162,7 @@ async def human_review(step: HumanReviewStep, run: Run) -> Outcome:
             regenerations=regenerated,
         )
         run.review_decision = None
-        if workflow.patched(BATCHED_BOOKKEEPING_PATCH):  # pending once a reviewer can find it
+        if run.has(BATCHED_BOOKKEEPING):  # pending once a reviewer can find it
             await _record(run, pending, "pending", why=why)
             run.pending_review = pending
         else:

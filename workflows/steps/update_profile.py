@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from temporalio import workflow
 
 from activities.contracts import UPDATE_PROFILE, UpdateProfileRequest, UpdateProfileResult
 from workflows.expressions import render
 from workflows.language import Channel, Goto, StepBase, TextTemplate
+from workflows.patches import CONSENT_GUARD
 from workflows.steps.base import CheckContext, Expression, Jump, Outcome, Problem, Run, StepKind
 from workflows.steps.results import latest_intent
-
-CONSENT_GUARD_PATCH = "consent-needs-confidence"
 
 
 class UpdateProfileStep(StepBase):
@@ -48,7 +46,7 @@ def consent_guard(step: UpdateProfileStep, run: Run) -> str | None:
 
 
 async def update_profile(step: UpdateProfileStep, run: Run) -> Outcome:
-    if (why := consent_guard(step, run)) and workflow.patched(CONSENT_GUARD_PATCH):
+    if (why := consent_guard(step, run)) and run.has(CONSENT_GUARD):
         if step.on_low_confidence is None:
             raise LowConfidenceError(f"{why}; add on_low_confidence to the step")
         return Outcome({"applied": False, "why": why}, goto=step.on_low_confidence.goto)

@@ -14,7 +14,6 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from pathlib import Path
 from typing import Any, Literal
 
 from rich.console import Console
@@ -38,7 +37,7 @@ from journeys_app.store.customers import upsert_customers
 from journeys_app.store.engine import open_database
 from workflows.journey import JourneyWorkflow
 from workflows.models import CustomerEvent, DecideRequest, JourneyInput
-from workflows.sandbox import journey_workflow_runner, precompile
+from workflows.sandbox import journey_workflow_runner
 
 MESSAGES = (
     ("inquiry", "Do you ship to Canada, and how long does delivery take?"),
@@ -146,14 +145,13 @@ async def _bench_stack(settings: Settings, models: str, task_queue: str) -> Asyn
         env = await stack.enter_async_context(throwaway_dev_server(settings))
         _, sessionmaker = await stack.enter_async_context(open_database(settings))
         journey_acts = JourneyActivities(sessionmaker, settings)
-        precompile(Path(bare_workflow.__file__))  # as the runner does for the journey workflow
         await stack.enter_async_context(
             Worker(
                 env.client,
                 task_queue=task_queue,
                 workflows=[JourneyWorkflow, BareComplaintRouting, NoopThree],
                 activities=[*journey_acts.all(), noop],
-                workflow_runner=journey_workflow_runner(),
+                workflow_runner=journey_workflow_runner(bare_workflow.__name__),
                 max_concurrent_workflow_tasks=100,
                 max_concurrent_activities=100,
             )
