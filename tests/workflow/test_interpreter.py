@@ -92,6 +92,14 @@ async def pending_review_id(handle) -> str:
     raise AssertionError("no review became pending")
 
 
+async def approve_pending(handle) -> None:
+    review_id = await pending_review_id(handle)
+    await handle.execute_update(
+        JourneyWorkflow.submit_review,
+        ReviewDecision(review_id=review_id, decision="approve", reviewer="maria", variant=0),
+    )
+
+
 async def test_vip_complaint_review_send_and_event(harness):
     event = CustomerEvent(name="message_received", properties={"text": "My order arrived broken!"})
     handle = await harness.start(ROUTING, "c1", event)
@@ -132,24 +140,17 @@ async def test_a_new_run_records_one_patch_marker_for_all_its_patches(harness):
     score, where it waits, the reviewer check, event dedupe)."""
     event = CustomerEvent(name="message_received", properties={"text": "My order arrived broken!"})
     handle = await harness.start(ROUTING, "c1", event)
-    review_id = await pending_review_id(handle)
-    await handle.execute_update(
-        JourneyWorkflow.submit_review,
-        ReviewDecision(review_id=review_id, decision="approve", reviewer="maria", variant=0),
-    )
+    await approve_pending(handle)
     await handle.signal(JourneyWorkflow.event, CustomerEvent(name="customer_replied", message_id="m-1"))
     assert (await handle.result()).outcome == "replied"
+    events = [e async for e in handle.fetch_history_events()]
     patches = [
         json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
-        async for e in handle.fetch_history_events()
+        for e in events
         if e.marker_recorded_event_attributes.marker_name == "core_patch"
     ]
     assert patches == [BUNDLE_2026_12]
-    upserts = [
-        e
-        async for e in handle.fetch_history_events()
-        if e.HasField("upsert_workflow_search_attributes_event_attributes")
-    ]
+    upserts = [e for e in events if e.HasField("upsert_workflow_search_attributes_event_attributes")]
     assert len(upserts) == 1
 
 
@@ -183,11 +184,7 @@ async def test_a_score_that_fails_beside_the_classification_is_asked_for_again(h
 async def test_event_wait_times_out_after_two_days(harness):
     event = CustomerEvent(name="message_received", properties={"text": "It came broken"})
     handle = await harness.start(ROUTING, "c1", event)
-    review_id = await pending_review_id(handle)
-    await handle.execute_update(
-        JourneyWorkflow.submit_review,
-        ReviewDecision(review_id=review_id, decision="approve", reviewer="maria", variant=0),
-    )
+    await approve_pending(handle)
     before = await harness.env.get_current_time()
     result = await handle.result()
     assert result.path[-3:] == ["wait_reply", "call", "done"]
