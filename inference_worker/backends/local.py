@@ -25,12 +25,12 @@ from types import TracebackType
 from typing import Any
 
 from inference_worker.backends.copy_models import COPY_MODELS
-from inference_worker.batching import MicroBatcher
 from inference_worker.contracts import CopyRequest, CopyResult, IntentResult, ScoreRequest, ScoreResult
 from inference_worker.copy_generator import Completion, CopyGenerator
 from inference_worker.encoder import ReferenceVectors, load_encoder, passive_openmp
 from inference_worker.intent import IntentClassifier, load_taxonomy
 from inference_worker.scoring import ScoreModel
+from journeys_app.core.batching import MicroBatcher
 from journeys_app.core.settings import Settings
 
 log = logging.getLogger(__name__)

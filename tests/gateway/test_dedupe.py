@@ -111,3 +111,19 @@ async def test_a_goal_event_no_run_hears_is_kept_once_for_the_report(gw: Gateway
         ("order_completed", "2026-11-02 10:00"),
         ("order_completed", "2026-11-03 10:00"),
     ]
+
+
+async def test_a_message_twice_in_one_batch_is_processed_once(gw: Gateway) -> None:
+    customer = f"c-{uuid.uuid4().hex[:8]}"
+    runs = await start_conversations(gw, customer, 1)
+    reply = {
+        "type": "track",
+        "userId": customer,
+        "event": "customer_replied",
+        "messageId": f"r-{uuid.uuid4()}",
+    }
+    async with gw.http() as web:
+        answer = await web.post("/v1/batch", json={"batch": [reply, reply]})
+    assert answer.status_code == 200, answer.text
+    assert [r["outcome"] for r in answer.json()["results"]] == ["processed", "duplicate"]
+    assert await outcomes(gw, runs) == ["replied_once"]

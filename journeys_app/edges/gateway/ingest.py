@@ -4,11 +4,13 @@
    store can hold, the customer fields of an identify, and for a track the trigger filter and entry
    key of every journey it would start. One problem refuses the whole request, naming each message
    and field (`IngestError`, a 400).
-2. Store: one transaction claims each messageId and upserts the identified customers. Claims are
-   scoped as Segment dedupes (per source, the API key's name, and per customer); a messageId
-   already claimed answers `duplicate`, atomically, however many copies arrive at once. A track
-   that starts nothing and reaches no running journey (the same transaction reads the customers'
-   active runs first) is claimed as done: it costs that one transaction and never reaches Temporal.
+2. Store: one transaction claims each messageId and upserts the identified customers; requests
+   that arrive while one is written share the next (a group commit). Claims are scoped as Segment
+   dedupes (per source, the API key's name, and per customer); a messageId already claimed, in an
+   earlier request or earlier in this one, answers `duplicate`, atomically, however many copies
+   arrive at once. A track that starts nothing and reaches no running journey (the same
+   transaction reads the customers' active runs first) is claimed as done: it costs that one
+   transaction and never reaches Temporal.
 3. Route: each claimed track is signalled to the customer's running journeys that react to it
    (a wait for it, exit_on, goal; an event no run reacts to never reaches Temporal) and starts the
    journeys it triggers. When Temporal fails here, the claims of the messages not yet routed are
@@ -18,15 +20,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from journeys_app.core.batching import MicroBatcher
 from journeys_app.edges.gateway.protocol import (
     IdentifyMessage,
     IngestProblem,
@@ -77,7 +80,7 @@ class IngestUnavailable(RuntimeError):
     """Temporal failed while routing; the messages not yet routed were released for a retry."""
 
 
-@dataclass
+@dataclass(eq=False)
 class _Checked:
     index: int
     message: Message
@@ -89,6 +92,15 @@ class _Checked:
     @property
     def claim_key(self) -> tuple[str, str] | None:
         return (self.message.userId or "", self.message.messageId) if self.message.messageId else None
+
+
+@dataclass
+class _Request:
+    """One request's messages, checked, on their way to the store."""
+
+    source: str
+    checked: list[_Checked]
+    tracks: list[_Checked]
 
 
 def customer_row(message: IdentifyMessage) -> tuple[dict[str, Any], dict[str, str]]:
@@ -122,10 +134,13 @@ def _renamed(where: str, names: dict[str, str]) -> str:
 class Ingest:
     def __init__(self, service: JourneyService) -> None:
         self.service = service
-        # SQLite has one writer at a time, and a writer that finds the file locked sleeps in its
-        # busy handler (steps of up to 100 ms). This process's claims queue here instead.
-        sqlite = service.sessionmaker.kw["bind"].dialect.name == "sqlite"
-        self._claims = asyncio.Lock() if sqlite else contextlib.nullcontext()
+        # One transaction at a time per process, and the requests that arrive while it runs go
+        # together in the next: a transaction costs about as much for eight requests as for one
+        # (and SQLite has one writer at a time anyway). A request whose write fails is written
+        # again alone, so it costs the others nothing.
+        self._writes: MicroBatcher[_Request, tuple[set[int], dict[str, list[queries.ActiveRun]]]] = (
+            MicroBatcher(self._store_together, max_batch=64, max_wait_ms=0, isolate_failures=True)
+        )
 
     @property
     def sessionmaker(self) -> SessionMaker:
@@ -208,72 +223,115 @@ class Ingest:
     async def _store(
         self, source: str, checked: list[_Checked], tracks: list[_Checked]
     ) -> tuple[set[int], dict[str, list[queries.ActiveRun]]]:
-        """Claim every messageId and upsert identified customers in one transaction.
+        """Claim every messageId and upsert identified customers, all or nothing.
 
         Returns the indexes of the messages this request acts on (claimed here, or without an id)
         and the active runs of the tracks' customers.
         """
-        keyed = [c for c in checked if c.claim_key and isinstance(c.message, TrackMessage | IdentifyMessage)]
+        return await self._writes.submit(_Request(source, checked, tracks))
+
+    async def _store_together(
+        self, requests: Sequence[_Request]
+    ) -> list[tuple[set[int], dict[str, list[queries.ActiveRun]]]]:
+        """The stores of requests that arrived together, in one transaction (a group commit).
+
+        A messageId is claimed by the first message that carries it, in this group or before:
+        the copies answer `duplicate`, in another request or in the same one.
+        """
         now = utcnow()
-        async with self._claims, self.sessionmaker() as session, session.begin():
+        async with self.sessionmaker() as session, session.begin():
             # One query for the active runs of every customer here, before the claims (on SQLite
             # it takes no write lock): a message that starts nothing and reaches no run is claimed
             # as done, so it costs this one transaction.
             runs = await queries.active_runs_in(
-                session, {c.message.userId for c in tracks if c.message.userId}
+                session, {c.message.userId for r in requests for c in r.tracks if c.message.userId}
             )
-            self._mark_inert(tracks, runs)
-            owned: set[tuple[str, str]] = set()
-            for start in range(0, len(keyed), _CLAIM_CHUNK):
-                chunk = {c.claim_key: c for c in keyed[start : start + _CLAIM_CHUNK]}
-                rows = [
-                    {
-                        "source": source,
-                        "customer_id": key[0],
-                        "message_id": key[1],
-                        "kind": c.message.type,
-                        "status": _claim_status(c),
-                        "received_at": now,
-                        "claimed_at": now,
-                    }
-                    for key, c in chunk.items()
-                ]
-                added = await insert_if_absent(
-                    session,
-                    IngestedEvent,
-                    rows,
-                    key=["source", "customer_id", "message_id"],
-                    returning=[IngestedEvent.customer_id, IngestedEvent.message_id],
-                )
-                owned |= {tuple(r) for r in added}
-                for key in chunk.keys() - owned:  # claimed before: take it over only if that claim is stale
-                    taken = await session.execute(
-                        update(IngestedEvent)
-                        .where(
-                            IngestedEvent.source == source,
-                            IngestedEvent.customer_id == key[0],
-                            IngestedEvent.message_id == key[1],
-                            IngestedEvent.status == "processing",
-                            IngestedEvent.claimed_at < now - CLAIM_LEASE,
-                        )
-                        .values(claimed_at=now, status=_claim_status(chunk[key]))
-                    )
-                    if taken.rowcount == 1:
-                        owned.add(key)
-            acting = {c.index for c in checked if c.claim_key is None or c.claim_key in owned}
+            first: dict[tuple[str, str, str], _Checked] = {}
+            for request in requests:
+                self._mark_inert(request.tracks, runs)
+                for c in request.checked:
+                    if c.claim_key and isinstance(c.message, TrackMessage | IdentifyMessage):
+                        first.setdefault((request.source, *c.claim_key), c)
+            owned = await self._claim(session, first, now)
+            acting = [
+                {
+                    c.index
+                    for c in r.checked
+                    if c.claim_key is None or (first.get((r.source, *c.claim_key)) is c and c in owned)
+                }
+                for r in requests
+            ]
             goals = self.service.goal_events
             await record_goal_events(
                 session,
                 [
                     (c.message.userId, *c.event.occurrence())
-                    for c in tracks
-                    if c.index in acting and c.event is not None and c.event.name in goals
+                    for r, indexes in zip(requests, acting, strict=True)
+                    for c in r.tracks
+                    if c.index in indexes and c.event is not None and c.event.name in goals
                 ],
             )
             await write_customers(
-                session, [c.row for c in checked if c.row is not None and c.index in acting]
+                session,
+                [
+                    c.row
+                    for r, indexes in zip(requests, acting, strict=True)
+                    for c in r.checked
+                    if c.row is not None and c.index in indexes
+                ],
             )
-        return acting, runs
+        # Each request its own lists: routing adds the runs it starts to them.
+        return [
+            (indexes, {c.message.userId: list(runs[c.message.userId]) for c in r.tracks if c.message.userId})
+            for r, indexes in zip(requests, acting, strict=True)
+        ]
+
+    async def _claim(
+        self, session: AsyncSession, first: dict[tuple[str, str, str], _Checked], now: datetime
+    ) -> set[_Checked]:
+        """Claim these messages' ids; the messages whose claim this transaction holds."""
+        owned: set[_Checked] = set()
+        keys = list(first)
+        for start in range(0, len(keys), _CLAIM_CHUNK):
+            chunk = keys[start : start + _CLAIM_CHUNK]
+            rows = [
+                {
+                    "source": key[0],
+                    "customer_id": key[1],
+                    "message_id": key[2],
+                    "kind": first[key].message.type,
+                    "status": _claim_status(first[key]),
+                    "received_at": now,
+                    "claimed_at": now,
+                }
+                for key in chunk
+            ]
+            added = await insert_if_absent(
+                session,
+                IngestedEvent,
+                rows,
+                key=["source", "customer_id", "message_id"],
+                returning=[IngestedEvent.source, IngestedEvent.customer_id, IngestedEvent.message_id],
+            )
+            new = {tuple(r) for r in added}
+            owned |= {first[key] for key in chunk if key in new}
+            for key in chunk:  # claimed before: take it over only if that claim is stale
+                if key in new:
+                    continue
+                taken = await session.execute(
+                    update(IngestedEvent)
+                    .where(
+                        IngestedEvent.source == key[0],
+                        IngestedEvent.customer_id == key[1],
+                        IngestedEvent.message_id == key[2],
+                        IngestedEvent.status == "processing",
+                        IngestedEvent.claimed_at < now - CLAIM_LEASE,
+                    )
+                    .values(claimed_at=now, status=_claim_status(first[key]))
+                )
+                if taken.rowcount == 1:
+                    owned.add(first[key])
+        return owned
 
     async def _release(self, source: str, keys: list[tuple[str, str]]) -> None:
         """Forget claims whose routing did not happen, so a resend acts on them."""

@@ -1,4 +1,4 @@
-"""Micro-batching of concurrent inference calls (no models: a recording fake batch function)."""
+"""Micro-batching of concurrent calls, for inference batches and group commits (a fake batch function)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from inference_worker.batching import MicroBatcher
+from journeys_app.core.batching import MicroBatcher
 
 
 async def test_concurrent_calls_share_one_batch_and_keep_their_order() -> None:
@@ -92,3 +92,30 @@ async def test_cancelled_callers_are_skipped() -> None:
     await asyncio.sleep(0.05)
     assert seen == [[1]]  # the cancelled call never reached the backend
     await batcher.close()
+
+
+async def test_with_isolated_failures_one_bad_item_fails_only_its_caller() -> None:
+    batches: list[list[str]] = []
+
+    async def write(items: Sequence[str]) -> list[str]:
+        batches.append(list(items))
+        if "bad" in items:
+            raise ValueError("constraint violated")
+        return [s.upper() for s in items]
+
+    batcher: MicroBatcher[str, str] = MicroBatcher(write, max_wait_ms=5, isolate_failures=True)
+    answers = await asyncio.gather(*(batcher.submit(s) for s in ("a", "bad", "c")), return_exceptions=True)
+    assert answers[0] == "A" and answers[2] == "C"
+    assert isinstance(answers[1], ValueError)
+    assert batches == [["a", "bad", "c"], ["a"], ["bad"], ["c"]]
+
+
+async def test_no_task_outlives_the_work() -> None:
+    async def echo(items: Sequence[int]) -> list[int]:
+        return list(items)
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(echo, max_wait_ms=0)
+    assert await batcher.submit(1) == 1
+    await asyncio.sleep(0)
+    assert batcher._task is not None and batcher._task.done()
+    assert await batcher.submit(2) == 2  # the next call starts it again

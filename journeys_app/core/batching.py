@@ -1,8 +1,8 @@
-"""Micro-batching: concurrent single-item calls become one batched backend call.
+"""Micro-batching: concurrent single-item calls become one batched call.
 
-Embedding 32 texts costs about as much as embedding 3, so when many classify activities run at
-once, the calls that arrive while one batch runs go together in the next (optionally after a
-short wait for more).
+Embedding 32 texts costs about as much as embedding 3, and one transaction for eight requests'
+writes about as much as one for one: the calls that arrive while one batch runs go together in
+the next (optionally after a short wait for more).
 """
 
 from __future__ import annotations
@@ -19,7 +19,11 @@ R = TypeVar("R")
 class MicroBatcher(Generic[T, R]):
     """Calls `run` once for the items waiting (up to `max_batch`), after waiting up to `max_wait_ms`
     for more. With no wait this is continuous batching: a lone call runs at once, and the calls
-    that arrive while a batch runs go together in the next one."""
+    that arrive while a batch runs go together in the next one.
+
+    A batch that fails fails all its callers, unless `isolate_failures`: then each item runs again
+    alone, so that one caller's bad item costs the others nothing (a group commit's transaction).
+    """
 
     def __init__(
         self,
@@ -27,10 +31,12 @@ class MicroBatcher(Generic[T, R]):
         *,
         max_batch: int = 32,
         max_wait_ms: float = 5.0,
+        isolate_failures: bool = False,
     ) -> None:
         self._run = run
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
+        self.isolate_failures = isolate_failures
         self._queue: asyncio.Queue[tuple[T, asyncio.Future[R]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -53,9 +59,10 @@ class MicroBatcher(Generic[T, R]):
                 future.set_exception(RuntimeError("batcher closed"))
 
     async def _loop(self) -> None:
+        """Runs while calls are waiting (so no task outlives the work); the next call starts it."""
         loop = asyncio.get_running_loop()
-        while True:
-            batch = [await self._queue.get()]
+        while not self._queue.empty():
+            batch = [self._queue.get_nowait()]
             deadline = loop.time() + self.max_wait
             while len(batch) < self.max_batch:
                 if not self._queue.empty():  # what arrived while the last batch ran goes at once
@@ -69,17 +76,28 @@ class MicroBatcher(Generic[T, R]):
                 except TimeoutError:
                     break
             live = [(item, future) for item, future in batch if not future.done()]  # skip cancelled callers
-            if not live:
-                continue
-            try:
-                results = await self._run([item for item, _ in live])
-                if len(results) != len(live):
-                    raise RuntimeError(f"batch of {len(live)} returned {len(results)} results")
-            except Exception as exc:
-                for _, future in live:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), result in zip(live, results, strict=True):
+            if self.isolate_failures and len(live) > 1:
+                try:
+                    await self._settle(live)
+                except Exception:
+                    for one in live:
+                        await self._settle([one], raising=False)
+            elif live:
+                await self._settle(live, raising=False)
+
+    async def _settle(self, live: list[tuple[T, asyncio.Future[R]]], *, raising: bool = True) -> None:
+        """Run these items and answer their callers; a failure raises, or fails the callers."""
+        try:
+            results = await self._run([item for item, _ in live])
+            if len(results) != len(live):
+                raise RuntimeError(f"batch of {len(live)} returned {len(results)} results")
+        except Exception as exc:
+            if raising:
+                raise
+            for _, future in live:
                 if not future.done():
-                    future.set_result(result)
+                    future.set_exception(exc)
+            return
+        for (_, future), result in zip(live, results, strict=True):
+            if not future.done():
+                future.set_result(result)
