@@ -79,10 +79,11 @@ def test_figures_come_from_the_report() -> None:
 def test_postgres_figures_get_their_own_row() -> None:
     on_postgres = {
         "gateway": {**REPORT["gateway"], "ingest_single_events_per_s": 410.0},
-        "enrollment": {"customers": 10000, "starts_per_s": 333.0},
+        "enrollment": {"customers": 10000, "starts_per_s": 333.0, "bare_starts_per_s": 350.4},
     }
     text = figures_markdown({**REPORT, "postgres": on_postgres})
-    assert "| PostgreSQL | 1,770 events/s | 410 events/s |" in text and "333 starts/s |" in text
+    assert "| PostgreSQL | 1,770 events/s | 410 events/s |" in text
+    assert "333 starts/s (bare starts on the same server 350/s) |" in text
     assert "Sentiment accuracy" not in text  # a report from before it was measured
 
 

@@ -286,9 +286,17 @@ def _gateway_table(report: dict[str, Any]) -> str:
             f"| {load['rate_per_s']:g}/s for {load['calls']} calls, {load['p50_ms']:,.0f} / "
             f"{load['p99_ms']:,.0f} ms, {load['timeouts']} past {load['timeout_ms']} ms, {load['errors']} "
             f"| {load['backlog_drain_s']:.0f} s "
-            f"| {enrollment['customers']:,} customers, {enrollment['starts_per_s']:.0f} starts/s |"
+            f"| {enrollment['customers']:,} customers, {enrollment['starts_per_s']:.0f} starts/s"
+            f"{_bare_starts(enrollment)} |"
         )
     return "\n".join(lines)
+
+
+def _bare_starts(enrollment: dict[str, Any]) -> str:
+    """The server's own start rate beside enrolment's (absent from older reports)."""
+    if "bare_starts_per_s" not in enrollment:
+        return ""
+    return f" (bare starts on the same server {enrollment['bare_starts_per_s']:.0f}/s)"
 
 
 def _markers(readme: Path) -> tuple[str, int, int]:
