@@ -26,6 +26,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from journeys_app.core.heap import freeze_startup_heap
 from journeys_app.core.settings import Settings
 from journeys_app.devtools.bench.load import from_another_process
 from journeys_app.devtools.bench.phases import mean_decision_phases
@@ -201,6 +202,7 @@ async def run_gateway_bench(
                     serve_gateway(service, settings) as url,
                     httpx.AsyncClient(base_url=url, auth=(key, ""), timeout=60) as web,
                 ):
+                    freeze_startup_heap()  # as `journeys gateway` does once it serves
                     await from_another_process("ingest", url, key, "200", "100", "4", *customers)  # warm-up
                     batched = await from_another_process(
                         "ingest", url, key, str(events), "100", "4", *customers

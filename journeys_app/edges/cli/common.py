@@ -15,6 +15,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
+from journeys_app.core.heap import freeze_startup_heap
 from journeys_app.core.settings import Settings, get_settings
 from journeys_app.core.telemetry import setup_logging
 
@@ -121,6 +122,7 @@ def fail(message: str) -> NoReturn:
 
 async def until_stopped() -> None:
     """Wait for Ctrl-C or SIGTERM, so `up` and the workers shut down cleanly."""
+    freeze_startup_heap()  # started: what is allocated now lives as long as the process
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
