@@ -22,6 +22,7 @@ from journeys_app.store.sql import insert_if_absent
 OPEN_REVIEW_STATUSES = ("pending", "escalated")
 ACTIVE_RUN_STATUSES = ("starting", "running")
 _RUN_ROWS_PER_INSERT = 200  # well inside SQLite's limit on bound parameters
+_IDS_PER_QUERY = 5000  # customer ids per IN list: a group commit of big batches stays inside both limits
 
 
 class _Record(BaseModel):
@@ -161,7 +162,7 @@ class ActiveRun(_Record):
 async def active_runs_for_customers(
     sessionmaker: SessionMaker, customer_ids: set[str]
 ) -> dict[str, list[ActiveRun]]:
-    """The runs that have not ended of each of these customers, oldest first, in one query."""
+    """The runs that have not ended of each of these customers, oldest first (one query per 5,000)."""
     async with sessionmaker() as session:
         return await active_runs_in(session, customer_ids)
 
@@ -169,17 +170,21 @@ async def active_runs_for_customers(
 async def active_runs_in(session: AsyncSession, customer_ids: set[str]) -> dict[str, list[ActiveRun]]:
     """`active_runs_for_customers` in a session the caller goes on using."""
     found: dict[str, list[ActiveRun]] = {c: [] for c in customer_ids}
-    if not customer_ids:
-        return found
-    rows = await session.execute(
-        select(JourneyRun.customer_id, JourneyRun.workflow_id, JourneyRun.journey_id, JourneyRun.spec_hash)
-        .where(JourneyRun.customer_id.in_(customer_ids), JourneyRun.status.in_(ACTIVE_RUN_STATUSES))
-        .order_by(JourneyRun.started_at)
-    )
-    for customer_id, workflow_id, journey_id, spec_hash in rows:
-        found[customer_id].append(
-            ActiveRun(workflow_id=workflow_id, journey_id=journey_id, spec_hash=spec_hash)
+    ids = sorted(customer_ids)
+    columns = (JourneyRun.customer_id, JourneyRun.workflow_id, JourneyRun.journey_id, JourneyRun.spec_hash)
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        rows = await session.execute(
+            select(*columns)
+            .where(
+                JourneyRun.customer_id.in_(ids[start : start + _IDS_PER_QUERY]),
+                JourneyRun.status.in_(ACTIVE_RUN_STATUSES),
+            )
+            .order_by(JourneyRun.started_at)
         )
+        for customer_id, workflow_id, journey_id, spec_hash in rows:
+            found[customer_id].append(
+                ActiveRun(workflow_id=workflow_id, journey_id=journey_id, spec_hash=spec_hash)
+            )
     return found
 
 

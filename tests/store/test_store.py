@@ -91,6 +91,20 @@ def run_req(workflow_id: str = "wf-1", customer_id: str = "cust-ava", **over: An
 # --- engine and customers -------------------------------------------------------------------
 
 
+async def test_active_runs_of_more_customers_than_one_query_may_name(store: Store) -> None:
+    """The gateway's group commit of big Segment batches asks for the active runs of tens of
+    thousands of customers at once: more ids than either database binds in one query."""
+    await queries.insert_runs_if_absent(
+        store.sessionmaker, [run_req("wf-a", "bulk-7"), run_req("wf-b", "bulk-39999", entry_key="m-2")]
+    )
+    runs = await queries.active_runs_for_customers(store.sessionmaker, {f"bulk-{i}" for i in range(40_000)})
+    assert len(runs) == 40_000
+    assert {c: [r.workflow_id for r in found] for c, found in runs.items() if found} == {
+        "bulk-7": ["wf-a"],
+        "bulk-39999": ["wf-b"],
+    }
+
+
 async def test_sqlite_file_uses_wal(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'state' / 'journeys.db'}")
     try:

@@ -139,7 +139,7 @@ class Ingest:
         # (and SQLite has one writer at a time anyway). A request whose write fails is written
         # again alone, so it costs the others nothing.
         self._writes: MicroBatcher[_Request, tuple[set[int], dict[str, list[queries.ActiveRun]]]] = (
-            MicroBatcher(self._store_together, max_batch=64, max_wait_ms=0, isolate_failures=True)
+            MicroBatcher(self._store_together, max_batch=16, max_wait_ms=0, isolate_failures=True)
         )
 
     @property
