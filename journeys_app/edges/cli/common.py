@@ -127,7 +127,11 @@ async def until_stopped() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    try:
+        await stop.wait()
+    finally:  # a second Ctrl-C interrupts a shutdown that hangs
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
 
 async def with_service(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:
