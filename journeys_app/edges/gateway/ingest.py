@@ -253,14 +253,8 @@ class Ingest:
                     if c.claim_key and isinstance(c.message, TrackMessage | IdentifyMessage):
                         first.setdefault((request.source, *c.claim_key), c)
             owned = await self._claim(session, first, now)
-            acting = [
-                {
-                    c.index
-                    for c in r.checked
-                    if c.claim_key is None or (first.get((r.source, *c.claim_key)) is c and c in owned)
-                }
-                for r in requests
-            ]
+            # `owned` holds only first carriers, so a copy is never acting.
+            acting = [{c.index for c in r.checked if c.claim_key is None or c in owned} for r in requests]
             goals = self.service.goal_events
             await record_goal_events(
                 session,
