@@ -40,9 +40,13 @@ browser: $(CHROMIUM)
 $(CHROMIUM):
 	$$( [ "$$(id -u)" = 0 ] || echo sudo ) sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium'
 
+# Two pytest workers, each with its own dev server and models: the suite spends much of its time
+# waiting (servers starting, timers, subprocesses), so two fill two cores. PYTEST_WORKERS=0 runs it
+# in one process; tests that share something outside their worker carry one xdist_group mark.
+PYTEST_WORKERS ?= 2
 test: lint browser
 	$(BIN)/journeys test journeys/
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 bench: setup
 	$(BIN)/journeys bench --json --readme README.md

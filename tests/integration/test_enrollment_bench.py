@@ -41,7 +41,12 @@ def test_bench_enrollment_refuses_a_segment_too_small_to_measure() -> None:
     assert done.returncode == 2 and "--customers" in done.stderr
 
 
+# Both tests that compare the server's bench databases before and after run on one worker.
+BENCH_DATABASES = pytest.mark.xdist_group("bench_databases")
+
+
 @pytest.mark.postgres
+@BENCH_DATABASES
 def test_bench_enrollment_on_postgres_uses_a_throwaway_database_and_drops_it() -> None:
     with fresh_database() as server:  # the bench makes its own database next to this one
         before = bench_databases()

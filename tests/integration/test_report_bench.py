@@ -8,12 +8,13 @@ import json
 import pytest
 
 from tests.cli import journeys
-from tests.integration.test_enrollment_bench import bench_databases
+from tests.integration.test_enrollment_bench import BENCH_DATABASES, bench_databases
 from tests.store.conftest import PG_DSN
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 
+@BENCH_DATABASES
 def test_bench_report_on_both_stores_leaves_no_database_behind() -> None:
     before = bench_databases()
     done = journeys("bench", "report", "--runs", "2000", "--postgres", PG_DSN, "--json")
