@@ -42,11 +42,12 @@ $(CHROMIUM):
 
 # Two pytest workers, each with its own dev server and models: the suite spends much of its time
 # waiting (servers starting, timers, subprocesses), so two fill two cores. PYTEST_WORKERS=0 runs it
-# in one process; tests that share something outside their worker carry one xdist_group mark.
+# in one process; tests that share something outside their worker carry one xdist_group mark. The
+# slowest 15 tests are listed at the end, to keep the suite inside its time.
 PYTEST_WORKERS ?= 2
 test: lint browser
 	$(BIN)/journeys test journeys/
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
 
 bench: setup
 	$(BIN)/journeys bench --json --readme README.md
