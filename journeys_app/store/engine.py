@@ -8,16 +8,24 @@ start waited seconds for the lock that way). So store code never opens a second 
 holds one. The sqlite3 driver's legacy transaction mode is kept (it only BEGINs on DML), so store
 code that must read-modify-write starts its transaction with a write: that takes SQLite's write
 lock up front and serialises concurrent writers instead of failing them.
+
+PostgreSQL notes: a pooled connection is checked with a ping only when it has sat idle in the
+pool (`PING_AFTER_IDLE_S`), not at every checkout as `pool_pre_ping` does. asyncpg's ping is three
+round trips (BEGIN, `;`, ROLLBACK) before every transaction; a connection handed back moments ago
+has just proven itself, and under load connections never idle. When the server drops connections
+in the middle of the load, the failing statement invalidates the pool and the next checkout
+connects anew.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -30,6 +38,7 @@ if TYPE_CHECKING:
     from journeys_app.core.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
+PING_AFTER_IDLE_S = 1.0
 
 SessionMaker = async_sessionmaker[AsyncSession]
 
@@ -79,8 +88,30 @@ def create_engine(
         engine = create_async_engine(u, connect_args=args, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(u, connect_args=connect_args or {}, **kwargs)
+    engine = create_async_engine(u, connect_args=connect_args or {}, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_after_idle(engine, PING_AFTER_IDLE_S)
+    return engine
+
+
+def _ping_after_idle(engine: AsyncEngine, idle_s: float) -> None:
+    """Ping a pooled connection at checkout when it was idle at least `idle_s`; a dead one makes
+    the pool start afresh (as `pool_pre_ping` does, without its round trips on a busy pool)."""
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _idle_since(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < idle_s:  # fresh, or in use moments ago
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise exc.InvalidatePoolError(f"an idle connection failed its ping ({error})") from error
 
 
 def session_factory(engine: AsyncEngine) -> SessionMaker:

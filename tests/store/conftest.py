@@ -48,17 +48,23 @@ async def _pg_reachable() -> str | None:
     return _pg_unreachable[0]
 
 
-async def _pg_store() -> AsyncIterator[Store]:
+async def _require_pg() -> None:
     why = await _pg_reachable()
     if why is not None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{why} (CI=true: PostgreSQL tests must run)")
         pytest.skip(why)
+
+
+async def _pg_store() -> AsyncIterator[Store]:
+    await _require_pg()
     schema = f"store_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(PG_DSN)
     try:
         await admin.execute(f'CREATE SCHEMA "{schema}"')
-        engine = create_engine(PG_DSN, connect_args={"server_settings": {"search_path": schema}})
+        # The application name lets a test find this store's own connections (to drop them).
+        settings = {"search_path": schema, "application_name": schema}
+        engine = create_engine(PG_DSN, connect_args={"server_settings": settings})
         try:
             await init_db(engine)
             yield Store(engine, session_factory(engine), "postgresql")
@@ -67,6 +73,13 @@ async def _pg_store() -> AsyncIterator[Store]:
     finally:
         await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         await admin.close()
+
+
+@pytest.fixture
+async def postgres_dsn() -> str:
+    """The test server's DSN, for tests of the connections themselves (no schema made)."""
+    await _require_pg()
+    return PG_DSN
 
 
 async def _sqlite_store(folder: Path) -> AsyncIterator[Store]:

@@ -9,6 +9,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy import exc as sa
 from temporalio.service import RPCError
 
 from journeys_app.edges.gateway.ingest import IngestError
@@ -58,6 +59,20 @@ def install_error_handlers(app: FastAPI) -> None:
         """Temporal could not answer where a route needs it: the client should try again."""
         log.warning("%s %s: Temporal said %s (%s)", request.method, request.url.path, exc.message, exc.status)
         error = GatewayError(503, "the journey engine is unavailable; send the request again", exc.message)
+        return await _gateway_error(request, error)
+
+    @app.exception_handler(sa.DBAPIError)
+    @app.exception_handler(sa.TimeoutError)
+    @app.exception_handler(ConnectionError)
+    async def _store_error(request: Request, exc: Exception) -> JSONResponse:
+        """The database went away or is out of connections: nothing was written, try again.
+        Any other database error is a defect and stays a 500."""
+        if isinstance(exc, sa.DBAPIError) and not (
+            exc.connection_invalidated or isinstance(exc, sa.OperationalError | sa.InterfaceError)
+        ):
+            raise exc
+        log.warning("%s %s: the store is unavailable (%s)", request.method, request.url.path, exc)
+        error = GatewayError(503, "the store is unavailable; send the request again", type(exc).__name__)
         return await _gateway_error(request, error)
 
     @app.exception_handler(RequestValidationError)

@@ -26,7 +26,7 @@ _WHY = {
     "409": "The run refused the decision (stale, duplicate or invalid)",
     "413": "Request body over the limit (32 KB per message, 500 KB per batch)",
     "429": "Rate limit of the key; retry after the Retry-After header",
-    "503": "The journey engine (Temporal) is unavailable; send the request again",
+    "503": "The journey engine (Temporal) or the store is unavailable; send the request again",
 }
 
 
