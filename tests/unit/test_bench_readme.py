@@ -21,6 +21,7 @@ REPORT = {
     "machine": "Test CPU, 2 cores, 24 GiB, Linux, no GPU in use",
     "engine": {
         "concurrency": 50,
+        "rounds": 3,
         "interpreter": {"runs": 200, "runs_per_s": 5.51, "decision_p50_ms": 4202.4},
         "hand_written": {"runs": 200, "runs_per_s": 6.83, "decision_p50_ms": 3660.0},
         "noop_three_activities": {"runs": 200, "runs_per_s": 23.4, "decision_p50_ms": 1400.0},

@@ -1,8 +1,9 @@
 """`journeys bench engine`: the interpreter's overhead, measured against a hand-written workflow.
 
 Both systems run complaint routing in the same process, against the same dev server, store and
-activities, one after the other; the ratio of their throughputs is the interpreter's cost. A third,
-a workflow of three no-op activities, is the ceiling: what Temporal alone allows on this machine.
+activities, in alternating blocks; the ratio of their throughputs is the interpreter's cost. A
+third, a workflow of three no-op activities, is the ceiling: what Temporal alone allows on this
+machine.
 By default the inference activities answer instantly (keyword intent, fixed score, template copy)
 so the figure is the engine's alone; `--models real` puts the CPU models in the path as well.
 """
@@ -14,6 +15,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from rich.console import Console
@@ -104,10 +106,30 @@ class InstantInference:
         ]
 
 
+@dataclass
+class _Blocks:
+    """One system's measured blocks: their durations and every decision's latency."""
+
+    seconds: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+
+    def figures(self, runs_per_block: int) -> dict[str, Any]:
+        runs, elapsed = runs_per_block * len(self.seconds), sum(self.seconds)
+        return {
+            "runs": runs,
+            "seconds": round(elapsed, 3),
+            "runs_per_s": round(runs / elapsed, 2),
+            "rounds_runs_per_s": [round(runs_per_block / s, 2) for s in self.seconds],
+            "decision_p50_ms": round(percentile(self.latencies, 0.50) * 1000, 1),
+            "decision_p99_ms": round(percentile(self.latencies, 0.99) * 1000, 1),
+        }
+
+
 async def _measure(
     client: Client, workflow: Any, inputs: list[tuple[str, JourneyInput]], task_queue: str, concurrency: int
-) -> dict[str, float]:
-    """Start every run with update-with-start `decide`; time each decision and the whole batch."""
+) -> tuple[float, list[float]]:
+    """Start every run with update-with-start `decide`; the whole block's seconds and each
+    decision's latency."""
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
 
@@ -129,14 +151,7 @@ async def _measure(
 
     began = time.perf_counter()
     await asyncio.gather(*(one(w, i) for w, i in inputs))
-    elapsed = time.perf_counter() - began
-    return {
-        "runs": len(inputs),
-        "seconds": round(elapsed, 3),
-        "runs_per_s": round(len(inputs) / elapsed, 2),
-        "decision_p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
-        "decision_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
-    }
+    return time.perf_counter() - began, latencies
 
 
 @asynccontextmanager
@@ -178,6 +193,7 @@ async def run_engine_bench(
     *,
     runs: int = 200,
     concurrency: int = 50,
+    rounds: int = 3,
     models: Literal["instant", "real"] = "instant",
     as_json: bool = False,
 ) -> dict[str, Any]:
@@ -213,19 +229,33 @@ async def run_engine_bench(
                     )
                 return out
 
-            # A short warm-up of both, so neither pays for cold caches.
+            systems = {
+                "hand_written": BareComplaintRouting,
+                "interpreter": JourneyWorkflow,
+                "noop": NoopThree,
+            }
+            # A short warm-up of each, so none pays for cold caches.
             warm = max(3, runs // 20)
-            await _measure(client, BareComplaintRouting, inputs("warm-bare")[:warm], task_queue, concurrency)
-            await _measure(client, JourneyWorkflow, inputs("warm-journey")[:warm], task_queue, concurrency)
-            await _measure(client, NoopThree, inputs("warm-noop")[:warm], task_queue, concurrency)
-            bare = await _measure(client, BareComplaintRouting, inputs("bare"), task_queue, concurrency)
-            interpreter = await _measure(client, JourneyWorkflow, inputs("journey"), task_queue, concurrency)
-            ceiling = await _measure(client, NoopThree, inputs("noop"), task_queue, concurrency)
+            for name, workflow in systems.items():
+                await _measure(client, workflow, inputs(f"warm-{name}")[:warm], task_queue, concurrency)
+            # Rounds, each system once per round and the order turning: the machine's drift between
+            # blocks (±20 % on a shared VM) falls on all three, not on whichever went last.
+            blocks = {name: _Blocks() for name in systems}
+            order = list(systems)
+            for r in range(rounds):
+                for name in order[r % 3 :] + order[: r % 3]:
+                    seconds, latencies = await _measure(
+                        client, systems[name], inputs(f"{name}-{r}"), task_queue, concurrency
+                    )
+                    blocks[name].seconds.append(seconds)
+                    blocks[name].latencies += latencies
+    interpreter, bare, ceiling = (blocks[n].figures(runs) for n in ("interpreter", "hand_written", "noop"))
     report = {
         "benchmark": "engine",
         "journey": "complaint_routing",
         "models": models,
         "concurrency": concurrency,
+        "rounds": rounds,
         "interpreter": interpreter,
         "hand_written": bare,
         "noop_three_activities": ceiling,

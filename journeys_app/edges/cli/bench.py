@@ -96,8 +96,11 @@ def bench_all(
 
 @bench_app.command("engine")
 def bench_engine(
-    runs_: Annotated[int, typer.Option("--runs", help="Complaint-routing runs per system.")] = 200,
+    runs_: Annotated[int, typer.Option("--runs", help="Complaint-routing runs per system and round.")] = 200,
     concurrency: Annotated[int, typer.Option(help="Runs in flight at once.")] = 50,
+    rounds: Annotated[
+        int, typer.Option(min=1, help="Rounds of the three systems, the order turning each round.")
+    ] = 3,
     models: Annotated[
         str, typer.Option(help="instant (engine alone) or real (CPU models in the path).")
     ] = "instant",
@@ -117,6 +120,7 @@ def bench_engine(
                 out,
                 runs=runs_,
                 concurrency=concurrency,
+                rounds=rounds,
                 models=models,  # type: ignore[arg-type]
                 as_json=as_json,
             )
