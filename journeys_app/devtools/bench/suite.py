@@ -177,9 +177,9 @@ Temporal dev server in memory, SQLite store (PostgreSQL where a row says so), th
 Regenerate with `journeys bench --readme README.md`.
 
 **Engine** — complaint routing through the interpreter and through a hand-written Temporal
-workflow calling the same activities, in alternating blocks ({engine["rounds"]} rounds, the order \
-turning), inference answering instantly so the figures are the engine's own (store writes, step \
-bookkeeping, Temporal round trips); the ceiling is a workflow of three no-op activities on the same \
+workflow calling the same activities, in alternating blocks ({engine["rounds"]} rounds, the order
+turning), inference answering instantly so the figures are the engine's own (store writes, step
+bookkeeping, Temporal round trips); the ceiling is a workflow of three no-op activities on the same
 server and worker:
 
 | runs × concurrency | interpreter runs/s | hand-written runs/s | ceiling runs/s | ÷ hand-written \
