@@ -171,7 +171,7 @@ async def run_gateway_bench(
     settings: Settings,
     console: Console,
     *,
-    events: int = 2000,
+    events: int = 10_000,
     decides: int = 40,
     load_rate: float = 10.0,
     load_seconds: float = 60.0,
