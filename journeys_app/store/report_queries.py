@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    text,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
@@ -220,6 +221,9 @@ async def version_counts(
 
     async def fetch(statement: Select[Any]) -> list[Row[Any]]:
         async with sessionmaker() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # The step funnel's count(DISTINCT) sorts every step row: in memory, not on disk.
+                await session.execute(text("SET LOCAL work_mem = '64MB'"))
             return list((await session.execute(statement)).all())
 
     rows = dict(zip(statements, await asyncio.gather(*map(fetch, statements.values())), strict=True))
