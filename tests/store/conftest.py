@@ -63,8 +63,8 @@ async def _pg_store() -> AsyncIterator[Store]:
     try:
         await admin.execute(f'CREATE SCHEMA "{schema}"')
         # The application name lets a test find this store's own connections (to drop them).
-        settings = {"search_path": schema, "application_name": schema}
-        engine = create_engine(PG_DSN, connect_args={"server_settings": settings})
+        server_settings = {"search_path": schema, "application_name": schema}
+        engine = create_engine(PG_DSN, connect_args={"server_settings": server_settings})
         try:
             await init_db(engine)
             yield Store(engine, session_factory(engine), "postgresql")

@@ -243,7 +243,8 @@ async def run_engine_bench(
             blocks = {name: _Blocks() for name in systems}
             order = list(systems)
             for r in range(rounds):
-                for name in order[r % 3 :] + order[: r % 3]:
+                turn = r % len(order)
+                for name in order[turn:] + order[:turn]:
                     seconds, latencies = await _measure(
                         client, systems[name], inputs(f"{name}-{r}"), task_queue, concurrency
                     )
